@@ -1,0 +1,96 @@
+"""One call that every notebook's Setup cell makes: ``from async_cookbook.notebook import setup; setup()``.
+
+It configures ipytest the way the cookbook measured to be honest inside a running kernel:
+
+- ``run_in_thread=True``: pytest-asyncio starts its own event loop with ``asyncio.Runner``, which
+  refuses to run on a thread whose loop is already running, and the kernel's thread always has one.
+- ``raise_on_error=True``: a failing test raises, so the cell fails, so nbval fails. Without it a
+  red test prints red and the notebook still counts as green.
+- the pytest inside the kernel skips plugins that only the outer run needs (nbval, nbmake, xdist,
+  the cache): loading them for every cell doubled the notebooks' run time.
+
+It also makes a failing ``%%ipytest`` cell raise :class:`InlineTestsFailed`, whose message holds
+pytest's own failure text (the ``E   assert ...`` lines), so that nbval's report says why.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["INNER_PYTEST_OPTIONS", "InlineTestsFailed", "setup"]
+
+INNER_PYTEST_OPTIONS = (
+    "-q",
+    "--color=no",
+    "--tb=short",
+    "-p", "no:nbval",
+    "-p", "no:nbmake",
+    "-p", "no:xdist",
+    "-p", "no:cacheprovider",
+    "-p", "async_cookbook.notebook",  # this module: collects failure text for InlineTestsFailed
+)  # fmt: skip
+
+_failures: list[str] = []
+_lock = threading.Lock()
+
+
+class InlineTestsFailed(AssertionError):
+    """Tests in a ``%%ipytest`` cell failed; the message carries pytest's report of each failure."""
+
+
+def pytest_sessionstart() -> None:
+    with _lock:
+        _failures.clear()
+
+
+def _record(title: str, text: str) -> None:
+    with _lock:
+        _failures.append(f"{title}\n{text}".rstrip())
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    if report.failed:
+        phase = "" if report.when == "call" else f" (at {report.when})"
+        _record(f"___ {report.head_line}{phase} ___", report.longreprtext)
+
+
+def pytest_collectreport(report: Any) -> None:
+    if report.failed:
+        _record("___ collection error ___", report.longreprtext)
+
+
+def _failure_text(exit_code: int) -> str:
+    with _lock:
+        failures = list(_failures)
+    if not failures:
+        return f"pytest exited with code {exit_code} and reported no failing test (see the output above)"
+    return f"{len(failures)} inline test failure(s):\n\n" + "\n\n".join(failures)
+
+
+def setup() -> None:
+    """Configure ipytest for async tests in this kernel and make failing cells explain themselves.
+
+    Call it once, in the notebook's Setup cell. Calling it again is harmless.
+    """
+    import ipytest
+    from IPython import get_ipython
+
+    ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=list(INNER_PYTEST_OPTIONS))
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("async_cookbook.notebook.setup() runs inside IPython or Jupyter only")
+    original = shell.magics_manager.magics["cell"]["ipytest"]
+    if getattr(original, "_async_cookbook", False):
+        return
+
+    def ipytest_cell(line: str, cell: str) -> None:
+        try:
+            original(line, cell)
+        except ipytest.Error as exc:
+            raise InlineTestsFailed(_failure_text(exc.args[0])) from None
+
+    ipytest_cell._async_cookbook = True  # type: ignore[attr-defined]
+    ipytest_cell._ipython_magic_no_var_expand = True  # type: ignore[attr-defined]  # as ipytest's own magic
+    ipytest_cell.__doc__ = original.__doc__
+    shell.register_magic_function(ipytest_cell, magic_kind="cell", magic_name="ipytest")

@@ -1,0 +1,151 @@
+"""The cookbook's pytest plugin: what every recipe's tests need.
+
+Registered through the ``pytest11`` entry point ``async_cookbook``, so the pytest in ``tests/``
+and the pytest that ipytest starts inside a notebook's kernel both load it.
+
+- Every async test is bounded by a wall-clock timeout (``async_test_timeout`` in the pytest
+  config, ``@pytest.mark.async_timeout(seconds)`` per test). It fails the test by name and leaves
+  the process alive: a notebook's kernel survives a hanging test.
+- An async test that leaves tasks running after its fixtures are torn down fails, naming them.
+- The PostgreSQL fixtures live in :mod:`async_cookbook.testing.postgres`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pytest_asyncio import is_async_test
+
+__all__ = ["AsyncTestTimeout", "LeakedTasksError"]
+
+_DEFAULT_TIMEOUT = "5"
+_LEAK_CHECK = "_async_cookbook_no_leaked_tasks"
+
+
+class AsyncTestTimeout(TimeoutError):
+    """An async test ran past its timeout; the chained exception shows where it was waiting."""
+
+
+class LeakedTasksError(AssertionError):
+    """An async test left tasks running after its fixtures were torn down."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "async_test_timeout",
+        "Wall-clock seconds an async test may run before it fails (async_cookbook)",
+        default=_DEFAULT_TIMEOUT,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "async_timeout(seconds): wall-clock timeout for this async test (async_cookbook)"
+    )
+
+
+def _timeout_for(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("async_timeout")
+    raw = marker.args[0] if marker and marker.args else item.config.getini("async_test_timeout")
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{item.nodeid}: async timeout must be a number of seconds, got {raw!r}") from None
+    if not seconds > 0:
+        raise pytest.UsageError(f"{item.nodeid}: async timeout must be positive, got {raw!r}")
+    return seconds
+
+
+def _bounded(test: Callable[..., Awaitable[Any]], seconds: float, name: str) -> Callable[..., Awaitable[Any]]:
+    """Wrap an async test so that it is cancelled after `seconds` of real time.
+
+    A thread measures the time, not the event loop: under looptime the loop's clock is virtual,
+    and a test with an hour of simulated backoff must not time out after five simulated seconds.
+    """
+
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # the report starts at the test's own frames
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        expired = threading.Event()
+
+        def expire() -> None:
+            if not task.done():
+                expired.set()
+                task.cancel(f"{name} timed out")
+
+        def fire() -> None:
+            try:
+                loop.call_soon_threadsafe(expire)
+            except RuntimeError:  # the loop closed as the timer fired: the test has ended
+                pass
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return await test(*args, **kwargs)
+        except asyncio.CancelledError as exc:
+            if not expired.is_set():
+                raise
+            task.uncancel()
+            raise AsyncTestTimeout(f"{name} did not finish within its {seconds:g} s timeout") from exc
+        finally:
+            timer.cancel()
+
+    return bounded
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    __tracebackhide__ = True
+    if not (is_async_test(item) and inspect.iscoroutinefunction(item.obj)):
+        return (yield)
+    original = item.obj
+    item.obj = _bounded(original, _timeout_for(item), item.name)
+    try:
+        return (yield)
+    finally:
+        item.obj = original
+
+
+def _runs_on_function_loop(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("asyncio")
+    scope = marker and (marker.kwargs.get("loop_scope") or marker.kwargs.get("scope"))
+    return (scope or item.config.getini("asyncio_default_test_loop_scope") or "function") == "function"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # First in the list: set up before the test's other fixtures, so torn down after them.
+    for item in items:
+        if is_async_test(item) and _runs_on_function_loop(item) and _LEAK_CHECK not in item.fixturenames:
+            item.fixturenames.insert(0, _LEAK_CHECK)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def _async_cookbook_no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail the test if tasks it started are still running once its fixtures are torn down."""
+    __tracebackhide__ = True
+    before = asyncio.all_tasks()
+    yield
+    me = asyncio.current_task()
+    running = asyncio.all_tasks() - before - {me}
+    if running:
+        await asyncio.sleep(0)  # one turn of the loop: lets tasks that were just cancelled finish
+        running = {task for task in running if not task.done()}
+    if not running:
+        return
+    names = "\n  ".join(sorted(repr(task) for task in running))
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    raise LeakedTasksError(f"{request.node.name} left {len(running)} task(s) running:\n  {names}")

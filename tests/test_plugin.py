@@ -1,0 +1,158 @@
+"""The shared test plugin (async_cookbook.testing), tested through a real pytest run.
+
+One subprocess runs a sample module whose tests misbehave on purpose (a hang, a leaked task,
+a forgotten await, a bad timeout) next to well-behaved ones; each test below checks one outcome.
+One run, because a pytest start-up costs seconds here. It runs in a subprocess, bounded by a
+timeout of its own, so that a broken timeout fails this suite instead of hanging it.
+"""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SAMPLE = """
+import asyncio
+import pytest
+
+
+async def worker():
+    await asyncio.Event().wait()
+
+
+@pytest.mark.async_timeout(0.2)
+async def test_waits_forever():
+    await asyncio.Event().wait()
+
+
+async def test_runs_after_the_hang():
+    await asyncio.sleep(0)
+
+
+async def test_leaks_a_task():
+    asyncio.get_running_loop().create_task(worker())
+
+
+async def test_cancels_its_task():
+    task = asyncio.create_task(worker())
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def fetch():
+    return 1
+
+
+async def test_forgets_an_await():
+    fetch()
+
+
+@pytest.mark.async_timeout(-1)
+async def test_has_a_negative_timeout():
+    pass
+
+
+def test_sync_is_left_alone():
+    assert asyncio.iscoroutinefunction(worker)
+"""
+
+SLOW_BY_DEFAULT = """
+import asyncio
+
+
+async def test_waits_past_the_ini_timeout():
+    await asyncio.Event().wait()
+"""
+
+INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+asyncio_default_test_loop_scope = function
+async_test_timeout = 0.3
+filterwarnings = error
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The output of one pytest run over the sample modules, with the plugin loaded by entry point."""
+    folder: Path = tmp_path_factory.mktemp("plugin")
+    (folder / "pytest.ini").write_text(INI)
+    (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
+    (folder / "test_ini_timeout.py").write_text(textwrap.dedent(SLOW_BY_DEFAULT))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA", str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert 1 == done.returncode, done.stdout + done.stderr
+    return done.stdout
+
+
+def outcome(report: str, test: str) -> set[str]:
+    """The short-summary words (PASSED, FAILED, ERROR) pytest printed for `test`: a test that
+    passes and then errors at teardown gets two."""
+    words = {
+        word
+        for word, _, rest in (line.partition(" ") for line in report.splitlines())
+        if word in {"PASSED", "FAILED", "ERROR"} and rest.split(" ")[0].endswith(f"::{test}")
+    }
+    if not words:
+        raise LookupError(f"{test} is not in the report:\n{report}")
+    return words
+
+
+def test_hanging_test_fails_by_name_within_its_timeout(report: str) -> None:
+    """A test awaiting an event nobody sets fails with its own name and its marker's timeout."""
+    assert {"FAILED"} == outcome(report, "test_waits_forever")
+    assert "AsyncTestTimeout: test_waits_forever did not finish within its 0.2 s timeout" in report
+
+
+def test_timeout_shows_where_the_test_was_waiting(report: str) -> None:
+    """The chained CancelledError points at the await that never returned."""
+    assert ">       await asyncio.Event().wait()" in report
+
+
+def test_run_goes_on_after_a_timeout(report: str) -> None:
+    """The process survives the timeout (no os._exit): the next test still runs and passes."""
+    assert {"PASSED"} == outcome(report, "test_runs_after_the_hang")
+
+
+def test_ini_timeout_applies_without_a_marker(report: str) -> None:
+    """async_test_timeout in the config bounds a test that carries no marker."""
+    assert {"FAILED"} == outcome(report, "test_waits_past_the_ini_timeout")
+    assert "test_waits_past_the_ini_timeout did not finish within its 0.3 s timeout" in report
+
+
+def test_leaked_task_fails_the_test_that_started_it(report: str) -> None:
+    """A task still running after teardown is an error of the test that leaked it, named."""
+    assert {"PASSED", "ERROR"} == outcome(report, "test_leaks_a_task")
+    assert "LeakedTasksError: test_leaks_a_task left 1 task(s) running:" in report
+    assert "coro=<worker() running at" in report
+
+
+def test_cancelled_and_awaited_task_is_not_a_leak(report: str) -> None:
+    """A test that cleans up its own task passes."""
+    assert {"PASSED"} == outcome(report, "test_cancels_its_task")
+
+
+def test_never_awaited_coroutine_fails_its_test(report: str) -> None:
+    """A forgotten await is a RuntimeWarning, and warnings are errors."""
+    assert {"FAILED"} == outcome(report, "test_forgets_an_await")
+    assert "coroutine 'fetch' was never awaited" in report
+
+
+def test_bad_timeout_is_refused_by_name(report: str) -> None:
+    """A timeout that is not a positive number fails the test with a message naming it."""
+    assert {"FAILED"} == outcome(report, "test_has_a_negative_timeout")
+    assert "test_sample.py::test_has_a_negative_timeout: async timeout must be positive, got -1" in report
+
+
+def test_sync_tests_are_left_alone(report: str) -> None:
+    """The plugin wraps only async tests."""
+    assert {"PASSED"} == outcome(report, "test_sync_is_left_alone")
