@@ -8,7 +8,8 @@ The notebooks in ``notebooks/`` are the only source of two kinds of generated fi
   ``#| test_support`` (fixtures, helpers), run against the exported module, which they import. A cell
   marked ``#| notebook_only`` stays out of it: the naive tests that run against broken code, say.
 
-``export`` writes both and then clears the notebooks' outputs with nbdev's cleaner. ``check`` does
+``export`` formats the notebooks' code with ruff, writes both (formatted too) and clears the
+notebooks' outputs with nbdev's cleaner. ``check`` does
 the same in a temporary copy and fails, naming the files, when anything committed differs.
 """
 
@@ -129,11 +130,8 @@ def _refuse_duplicate_definitions(source: str, notebook: Path) -> None:
             seen.add(node.name)
 
 
-def _tidy(path: Path) -> None:
-    """Drop the imports a generated test module does not use, and format it."""
-    ruff = [sys.executable, "-m", "ruff"]
-    subprocess.run([*ruff, "check", "--quiet", "--fix", "--select", "F401,I", str(path)], check=True)
-    subprocess.run([*ruff, "format", "--quiet", str(path)], check=True)
+def _ruff(*args: str | Path) -> None:
+    subprocess.run([sys.executable, "-m", "ruff", *map(str, args)], check=True)
 
 
 def export(root: Path) -> list[Path]:
@@ -141,6 +139,7 @@ def export(root: Path) -> list[Path]:
     from nbdev.export import nb_export
 
     with contextlib.chdir(root):
+        _ruff("format", "--quiet", NOTEBOOKS)
         # nbdev's exporter proper; `nbdev_export` would also write doc indexes this project does not publish.
         for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
             nb_export(notebook, lib_path=PACKAGE)
@@ -152,12 +151,15 @@ def export(root: Path) -> list[Path]:
             module = _default_exp(notebook)
             if module is None:
                 continue
+            _ruff("format", "--quiet", PACKAGE / f"{module}.py")
             exported = ast.literal_eval(_all_of(root / PACKAGE / f"{module}.py"))
             source = test_module_source(notebook, module, exported)
             if source:
                 target = tests / f"test_{module}.py"
                 target.write_text(source)
-                _tidy(target)
+                # drop the imports this module does not use (the Setup cell's are for the whole notebook)
+                _ruff("check", "--quiet", "--fix", "--select", "F401,I", target)
+                _ruff("format", "--quiet", target)
                 written.append(target)
         for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
             clear(notebook)

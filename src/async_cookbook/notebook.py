@@ -60,9 +60,11 @@ def pytest_collectreport(report: Any) -> None:
         _record("___ collection error ___", report.longreprtext)
 
 
-def _failure_text(exit_code: int) -> str:
+def _failure_text(exit_code: int | None) -> str:
     with _lock:
         failures = list(_failures)
+    if exit_code is None:
+        return "pytest crashed before it could report (its traceback is printed above the error)"
     if not failures:
         return f"pytest exited with code {exit_code} and reported no failing test (see the output above)"
     return f"{len(failures)} inline test failure(s):\n\n" + "\n\n".join(failures)
