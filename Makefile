@@ -8,7 +8,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 2 --dist loadfile
 LAB_ARGS ?=
 
-.PHONY: lab test export check-export lint mutation clean
+.PHONY: lab test export check-export lint mutation bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 mutation: $(STAMP)  ## mutation-test src/async_cookbook with tests/, score per module
 	$(PYTHON) tools/mutation.py
+
+bench: $(STAMP)  ## wall time and simulated (loop) time of each recipe's suite
+	$(PYTHON) tools/bench.py
 
 clean:
 	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis

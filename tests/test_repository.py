@@ -1,5 +1,6 @@
 """The repository's front door: `make lab` serves JupyterLab, and the README lists what exists."""
 
+import contextlib
 import json
 import os
 import queue
@@ -9,8 +10,10 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,9 +27,49 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass
+class Lab:
+    """A running `make lab`: where it listens, its token, and what it has printed."""
+
+    url: str
+    token: str
+    lines: queue.Queue[str | None]
+    seen: list[str] = field(default_factory=list)
+
+    def said(self) -> str:
+        """Everything the server printed so far (waiting up to two seconds for more)."""
+        with contextlib.suppress(queue.Empty):
+            while (line := self.lines.get(timeout=2)) is not None:
+                self.seen.append(line)
+        return "".join(self.seen)
+
+    def accepts_connections(self, port: int, within: float) -> bool:
+        """Probe the port until it accepts. jupyter_server prints its URL first and binds the port in a
+        callback once its loop runs, so the URL line alone does not mean it listens yet. Between probes
+        this waits on the server's output, not on a sleep."""
+        give_up = time.monotonic() + within
+        while time.monotonic() < give_up:
+            with contextlib.suppress(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 1):
+                return True
+            with contextlib.suppress(queue.Empty):
+                if (line := self.lines.get(timeout=0.1)) is not None:
+                    self.seen.append(line)
+        return False
+
+    def get(self, route: str) -> dict:
+        """GET an API route as JSON; on failure, say what the server printed."""
+        request = urllib.request.Request(self.url + route, headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert 200 == response.status
+                return json.load(response)
+        except OSError as exc:
+            raise AssertionError(f"GET {route} failed ({exc}); JupyterLab said:\n{self.said()}") from exc
+
+
 @pytest.fixture
-def lab() -> Iterator[tuple[str, str, list[str]]]:
-    """`make lab` on a free loopback port with a known token, once it listens: (base URL, token, its output)."""
+def lab() -> Iterator[Lab]:
+    """`make lab` on a free loopback port with a known token, once it listens."""
     port, token = free_port(), secrets.token_hex(16)
     # port_retries=0: if another process took the port meanwhile, fail loudly instead of moving to the next one
     args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
@@ -34,46 +77,33 @@ def lab() -> Iterator[tuple[str, str, list[str]]]:
         ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-    lines: queue.Queue[str | None] = queue.Queue()
+    lab = Lab(f"http://127.0.0.1:{port}/", token, queue.Queue())
 
     def pump() -> None:
         for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
+            lab.lines.put(line)
+        lab.lines.put(None)
 
     threading.Thread(target=pump, daemon=True).start()
-    url = f"http://127.0.0.1:{port}/"
-    seen = []
     try:
         while True:  # JupyterLab prints its URL once it listens: wait for that line, not for a guess
-            line = lines.get(timeout=120)
-            assert line is not None, "make lab exited early:\n" + "".join(seen)
-            seen.append(line)
-            if url in line:
+            line = lab.lines.get(timeout=120)
+            assert line is not None, "make lab exited early:\n" + "".join(lab.seen)
+            lab.seen.append(line)
+            if lab.url in line:
                 break
-        assert process.poll() is None, "JupyterLab exited:\n" + "".join(seen)
-        yield url, token, seen
+        assert lab.accepts_connections(port, within=60), "JupyterLab never listened:\n" + lab.said()
+        yield lab
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         process.stdout.close()
 
 
-def get(url: str, token: str, output: list[str]) -> dict:
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert 200 == response.status
-            return json.load(response)
-    except OSError as exc:
-        raise AssertionError(f"GET {url} failed ({exc}); JupyterLab said:\n{''.join(output)}") from exc
-
-
-def test_make_lab_serves_jupyterlab_on_the_notebooks(lab: tuple[str, str, list[str]]) -> None:
+def test_make_lab_serves_jupyterlab_on_the_notebooks(lab: Lab) -> None:
     """The README's first command starts a working JupyterLab whose file browser opens on notebooks/."""
-    url, token, output = lab
-    assert "started" in get(url + "api/status", token, output)
-    names = {item["name"] for item in get(url + "api/contents", token, output)["content"]}
+    assert "started" in lab.get("api/status")
+    names = {item["name"] for item in lab.get("api/contents")["content"]}
     assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= names
 
 

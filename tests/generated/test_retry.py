@@ -178,18 +178,33 @@ async def test_a_single_attempt_is_allowed_and_named_in_the_singular():
         ({"jitter": -0.1}, "jitter must be between 0 and 1, got -0.1"),
         ({"attempt_timeout": 0}, "attempt_timeout must be positive, got 0"),
         ({"deadline": -3}, "deadline must be positive, got -3"),
-        ({"retry_on": (Exception, BaseException)}, "retry_on must not catch asyncio.CancelledError"),
+        (
+            {"retry_on": (Exception, BaseException)},
+            "retry_on must not catch asyncio.CancelledError: cancellation is never retried",
+        ),
         ({"retry_on": ()}, r"retry_on must be a non-empty tuple of exception classes, got \(\)"),
-        ({"retry_on": (ValueError, "oops")}, "retry_on must be a non-empty tuple of exception classes"),
+        (
+            {"retry_on": (ValueError, "oops")},
+            r"retry_on must be a non-empty tuple of exception classes, got \(<class 'ValueError'>, 'oops'\)",
+        ),
     ],
 )
 async def test_invalid_arguments_are_refused_before_any_attempt(options, message):
+    """Each message is matched whole (^...$): a garbled message fails too."""
     operation = Recorder("ok")
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError), match=f"^{message}$"):
         await retry(operation, **options)
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError), match=f"^{message}$"):
         retrying(**options)
     assert [] == operation.moments
+
+
+@pytest.mark.looptime
+async def test_boundary_values_are_accepted():
+    """jitter may be exactly 0 or 1; timeouts may be below a second; base_delay may be 0."""
+    operation = Recorder(ConnectionError("refused"), "ok")
+    assert "ok" == await retry(operation, jitter=1, base_delay=0, attempt_timeout=0.5, deadline=0.5)
+    assert [0.5, 1.0] == pytest.approx(list(backoff(3, base_delay=1, jitter=1, random=lambda: 0.5)))
 
 
 def test_wrong_kinds_of_argument_raise_type_errors():
@@ -223,6 +238,23 @@ async def test_decorated_function_is_retried_with_its_options():
         await retrying(attempts=2, retry_on=(KeyError,))(lookup.__wrapped__)("x", default=None)
 
 
+@pytest.mark.looptime
+async def test_decorator_applies_every_time_limit():
+    """Attempts cut off after 1 s, pauses capped at 5 s, and the deadline ending the third attempt."""
+    loop = asyncio.get_running_loop()
+    starts = []
+
+    @retrying(attempts=4, base_delay=4, max_delay=5, jitter=0, attempt_timeout=1, deadline=11.5)
+    async def hangs():
+        starts.append(loop.time())
+        await asyncio.Event().wait()
+
+    with pytest.raises(RetryError):
+        await hangs()
+    assert [0, 5, 11] == pytest.approx(starts)
+    assert 11.5 == pytest.approx(loop.time())
+
+
 def test_default_pauses_start_at_a_tenth_of_a_second_and_halve_at_most():
     """The defaults: base 0.1 s, doubling, capped at 10 s, up to half of each pause taken off by jitter."""
     assert [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10] == pytest.approx(list(backoff(10, jitter=0)))
@@ -236,6 +268,19 @@ async def test_retry_defaults_are_three_attempts_with_jittered_backoff():
     with pytest.raises(RetryError):
         await retry(operation, random=lambda: 1.0)
     assert [0.05, 0.1] == pytest.approx(gaps(operation.moments))
+
+
+@pytest.mark.looptime
+async def test_retry_and_decorator_cap_pauses_at_ten_seconds_by_default():
+    expected = [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10]
+    operation = Recorder(ConnectionError("refused"))
+    with pytest.raises(RetryError):
+        await retry(operation, attempts=10, jitter=0)
+    assert expected == pytest.approx(gaps(operation.moments))
+    decorated = Recorder(ConnectionError("refused"))
+    with pytest.raises(RetryError):
+        await retrying(attempts=10, jitter=0)(decorated)()
+    assert expected == pytest.approx(gaps(decorated.moments))
 
 
 @pytest.mark.looptime
