@@ -111,7 +111,8 @@ def test_module_source(notebook: Path, module: str, exported_names: list[str]) -
     names = ", ".join(exported_names)
     header = (
         f'"""Inline tests of {notebook.as_posix()}, run against async_cookbook.{module}."""\n\n'
-        f"# {MARKER} by tools/notebooks.py from {notebook.as_posix()}: edit the notebook, then run `make export`.\n"
+        f"# {MARKER} by tools/notebooks.py from {notebook.as_posix()}.\n"
+        "# Edit the notebook, then run `make export`.\n"
     )
     unique_imports = list(dict.fromkeys(imports))
     source = "\n".join([header, *unique_imports, f"from async_cookbook.{module} import {names}", "", *bodies]) + "\n"

