@@ -8,7 +8,10 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 2 --dist loadfile
 LAB_ARGS ?=
 
-.PHONY: lab test export check-export lint mutation bench clean
+# `make test` runs every check and reports each failure, not only the first one.
+MAKEFLAGS += --keep-going
+
+.PHONY: lab test pytest export check-export lint mutation bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -19,7 +22,9 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)  ## start JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
-test: check-export lint  ## every check: export in sync, lint, tests/ and every notebook
+test: check-export lint pytest  ## every check: export in sync, lint, tests/ and every notebook
+
+pytest: $(STAMP)
 	$(PYTHON) -m pytest tests notebooks $(NOTEBOOK_OPTS)
 
 export: $(STAMP)  ## notebooks -> src/async_cookbook and tests/generated; clears notebook outputs

@@ -4,7 +4,6 @@
 
 # %% auto #0
 __all__ = [
-    "log",
     "Forecast",
     "WeatherError",
     "CityNotFound",
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +89,7 @@ def _parse_forecast(city: str, body: object) -> Forecast:
 
 # %% ../../notebooks/01_http_client.ipynb #01htt018
 async def _fetch_json(session: aiohttp.ClientSession, url: URL, city: str, api_key: str, seconds: float) -> object:
-    log.debug("GET %s city=%s", url, city)
+    _log.debug("GET %s city=%s", url, city)
     try:
         async with session.get(
             url, params={"city": city}, headers={"X-API-Key": api_key}, timeout=aiohttp.ClientTimeout(total=seconds)
