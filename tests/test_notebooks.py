@@ -119,7 +119,9 @@ def test_check_refuses_committed_outputs(project: Path) -> None:
     data["cells"][6]["execution_count"] = 3
     data["cells"][6]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
     path.write_text(json.dumps(data, indent=1))
-    assert ["notebooks/99_demo.ipynb: has outputs, execution counts or metadata to clear"] == sync.check(project)
+    assert [
+        "notebooks/99_demo.ipynb: not in its cleaned form (outputs, execution counts, metadata or code formatting)"
+    ] == sync.check(project)
 
 
 def test_check_names_a_module_whose_notebook_is_gone(project: Path) -> None:

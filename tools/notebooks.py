@@ -213,7 +213,10 @@ def check(root: Path) -> list[str]:
         export(copy)
         for notebook in sorted((root / NOTEBOOKS).glob("*.ipynb")):
             if not filecmp.cmp(notebook, copy / NOTEBOOKS / notebook.name, shallow=False):
-                problems.append(f"{notebook.relative_to(root)}: has outputs, execution counts or metadata to clear")
+                problems.append(
+                    f"{notebook.relative_to(root)}: not in its cleaned form"
+                    " (outputs, execution counts, metadata or code formatting)"
+                )
         committed, fresh = _generated_files(root), _generated_files(copy)
         for path in sorted(committed.keys() | fresh.keys()):
             if path not in fresh:
