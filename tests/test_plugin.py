@@ -77,7 +77,7 @@ filterwarnings = error
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+def report(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> str:
     """The output of one pytest run over the sample modules, with the plugin loaded by entry point."""
     folder: Path = tmp_path_factory.mktemp("plugin")
     (folder / "pytest.ini").write_text(INI)

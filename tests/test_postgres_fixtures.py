@@ -67,7 +67,7 @@ ENDINGS = ["success", "failure", "SIGINT", "SIGTERM", "SIGKILL"]
 
 
 @pytest.fixture(scope="module")
-def endings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, Path, int]]:
+def endings(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> dict[str, tuple[int, Path, int]]:
     """Run the sample once per ending, all at once; for each: (postmaster pid, data dir, pytest's exit code)."""
     folder = tmp_path_factory.mktemp("pg-endings")
     (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))

@@ -83,7 +83,7 @@ def _imports_and_body(source: str, where: str) -> tuple[list[str], str]:
     return imports, body
 
 
-def test_module_source(notebook: Path, module: str, exported_names: list[str]) -> str:
+def suite_source(notebook: Path, module: str, exported_names: list[str]) -> str:
     """The test module that runs `notebook`'s inline tests against ``async_cookbook.<module>``."""
     raw = json.loads(notebook.read_text())["cells"]
     imports: list[str] = []
@@ -154,7 +154,7 @@ def export(root: Path) -> list[Path]:
                 continue
             _ruff("format", "--quiet", PACKAGE / f"{module}.py")
             exported = ast.literal_eval(_all_of(root / PACKAGE / f"{module}.py"))
-            source = test_module_source(notebook, module, exported)
+            source = suite_source(notebook, module, exported)
             if source:
                 target = tests / f"test_{module}.py"
                 target.write_text(source)
