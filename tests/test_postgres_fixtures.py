@@ -55,7 +55,7 @@ import os, signal, pytest
 
 async def test_uses_the_database(postgres, postgres_pool):
     assert 1 == await postgres_pool.fetchval("SELECT 1")
-    print(f"POSTMASTER {postgres.pid} {postgres.pgdata}", flush=True)
+    print(f"POSTMASTER {postgres.pid} {postgres.pgdata} {postgres._watchdog.pid}", flush=True)
     if os.environ["ENDING"] == "failure":
         assert False, "fails on purpose"
     if os.environ["ENDING"].startswith("SIG"):
@@ -67,8 +67,10 @@ ENDINGS = ["success", "failure", "SIGINT", "SIGTERM", "SIGKILL"]
 
 
 @pytest.fixture(scope="module")
-def endings(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> dict[str, tuple[int, Path, int]]:
-    """Run the sample once per ending, all at once; for each: (postmaster pid, data dir, pytest's exit code)."""
+def endings(
+    tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]
+) -> dict[str, tuple[int, Path, int, int]]:
+    """Run the sample once per ending, all at once; for each: (postmaster pid, data dir, watchdog pid, exit code)."""
     folder = tmp_path_factory.mktemp("pg-endings")
     (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
     (folder / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
@@ -102,14 +104,14 @@ def endings(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]
             for line in run.stdout:  # the line appears once the server is up: no sleeping, no polling
                 said.append(line)
                 if line.startswith("POSTMASTER "):
-                    _, pid, pgdata = line.split()
+                    _, pid, pgdata, watchdog = line.split()
                     break
             else:
                 raise AssertionError(f"{ending}: the sample never reported its server:\n{''.join(said)}")
             if ending.startswith("SIG"):
                 run.send_signal(getattr(signal, ending))
             run.stdout.read()
-            found[ending] = (int(pid), Path(pgdata), run.wait(timeout=60))
+            found[ending] = (int(pid), Path(pgdata), int(watchdog), run.wait(timeout=60))
     finally:
         for run in runs.values():
             if run.poll() is None:
@@ -121,10 +123,11 @@ def endings(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_no_postgres_is_left_behind(endings, ending):
     """After a pass, a failure, Ctrl-C, SIGTERM or SIGKILL, the postmaster stops and its data directory goes."""
-    pid, pgdata, exit_code = endings[ending]
+    pid, pgdata, watchdog, exit_code = endings[ending]
     expected_exit = {"success": 0, "failure": 1, "SIGINT": 2, "SIGTERM": -signal.SIGTERM, "SIGKILL": -signal.SIGKILL}
     assert expected_exit[ending] == exit_code
-    with contextlib.suppress(psutil.NoSuchProcess):
-        psutil.Process(pid).wait(timeout=30)  # returns once it is gone; raises TimeoutExpired if it stays
+    for process in (watchdog, pid):  # the watchdog exits last, once it has stopped the server and cleaned up
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(process).wait(timeout=30)  # returns once it is gone; raises TimeoutExpired if it stays
     assert not psutil.pid_exists(pid)
     assert not pgdata.exists()
