@@ -7,7 +7,6 @@ timeout of its own, so that a broken timeout fails this suite instead of hanging
 """
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -66,6 +65,15 @@ async def test_waits_past_the_ini_timeout():
     await asyncio.Event().wait()
 """
 
+SYNC_THEN_ASYNC = """
+def test_sync_first():
+    pass
+
+
+async def test_async_after_a_sync_test():
+    pass
+"""
+
 INI = """
 [pytest]
 asyncio_mode = auto
@@ -83,20 +91,10 @@ def report(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str])
     (folder / "pytest.ini").write_text(INI)
     (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
     (folder / "test_ini_timeout.py").write_text(textwrap.dedent(SLOW_BY_DEFAULT))
+    # collected first: the stray loop only appears while no async test has run yet
+    (folder / "test_0_order.py").write_text(textwrap.dedent(SYNC_THEN_ASYNC))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "-p",
-            "no:nbval",
-            "-rA",
-            str(folder),
-        ],
+        [*isolated_pytest, "-rA", str(folder)],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -168,3 +166,9 @@ def test_bad_timeout_is_refused_by_name(report: str) -> None:
 def test_sync_tests_are_left_alone(report: str) -> None:
     """The plugin wraps only async tests."""
     assert {"PASSED"} == outcome(report, "test_sync_is_left_alone")
+
+
+def test_a_sync_test_first_leaves_no_stray_event_loop(report: str) -> None:
+    """looptime would make an event loop for a sync test and leave it unclosed; the next test must not pay."""
+    assert {"PASSED"} == outcome(report, "test_sync_first")
+    assert {"PASSED"} == outcome(report, "test_async_after_a_sync_test")

@@ -4,7 +4,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -76,20 +75,7 @@ def endings(
     (folder / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     runs = {
         ending: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-s",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:xdist",
-                "-p",
-                "no:nbval",
-                str(folder),
-            ],
+            [*isolated_pytest, "-s", "-q", str(folder)],
             cwd=folder,
             env={**os.environ, "ENDING": ending},
             stdout=subprocess.PIPE,

@@ -16,6 +16,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _suite(nodeid: str) -> str:
+    """tests/generated/test_retry.py::test_x -> test_retry"""
+    return Path(nodeid.split("::")[0]).stem
+
+
 class Clocks:
     """Per test module: tests run, wall seconds (setup, call and teardown), loop seconds in test calls."""
 
@@ -36,13 +41,12 @@ class Clocks:
             return (yield)
         finally:
             if loop:
-                self.loop[pyfuncitem.module.__name__] += loop.time() - before
+                self.loop[_suite(pyfuncitem.nodeid)] += loop.time() - before
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        module = report.nodeid.split("::")[0]
-        self.wall[Path(module).stem] += report.duration
+        self.wall[_suite(report.nodeid)] += report.duration
         if report.when == "call":
-            self.tests[Path(module).stem] += 1
+            self.tests[_suite(report.nodeid)] += 1
 
 
 def main() -> int:

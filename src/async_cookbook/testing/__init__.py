@@ -48,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # looptime 0.9 asks the policy for the current loop before every test, sync ones too. On Python < 3.12,
+    # in the main thread with no loop set, that silently creates a loop nobody closes, and a later test
+    # fails on "unclosed event loop". Saying "there is no current loop" makes the policy raise instead,
+    # which looptime expects; pytest-asyncio's runners set and clear their own loops regardless.
+    asyncio.set_event_loop(None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "async_timeout(seconds): wall-clock timeout for this async test (async_cookbook)"
