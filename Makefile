@@ -7,6 +7,8 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Notebooks run two at a time, each notebook whole on one worker (nbval's cells share a kernel).
 NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 2 --dist loadfile
 LAB_ARGS ?=
+# What `make pytest` runs; a test narrows it to kill a run of its own.
+PYTEST_PATHS ?= tests notebooks
 
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
@@ -25,7 +27,7 @@ lab: $(STAMP)  ## start JupyterLab on notebooks/
 test: check-export lint pytest  ## every check: export in sync, lint, tests/ and every notebook
 
 pytest: $(STAMP)
-	$(PYTHON) -m pytest tests notebooks $(NOTEBOOK_OPTS)
+	$(PYTHON) -m pytest $(PYTEST_PATHS) $(NOTEBOOK_OPTS)
 
 export: $(STAMP)  ## notebooks -> src/async_cookbook and tests/generated; clears notebook outputs
 	$(PYTHON) tools/notebooks.py export

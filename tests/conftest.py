@@ -9,8 +9,20 @@ collect_ignore_glob = ["data/*"]
 @pytest.fixture(scope="session")
 def isolated_pytest() -> list[str]:
     """The command for a pytest run in a subprocess, without the plugins only the outer run needs
-    (nbval alone costs a second of start-up)."""
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:nbval"]
+    (nbval alone costs a second of start-up), and in the order its tests are written."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "-p",
+        "no:nbval",
+        "-p",
+        "no:randomly",
+    ]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

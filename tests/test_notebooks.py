@@ -1,30 +1,112 @@
 """The notebook toolchain: nbval fails on a failing inline test, and `make test` notices a notebook
 whose exported code or test cells disagree with the committed files."""
 
+import contextlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from async_cookbook.testing.processes import run, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import notebooks as sync  # noqa: E402  (tools/ is not a package)
 
+FAILING = str(ROOT / "tests/data/failing_inline_test.ipynb")
+NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-p", "no:xdist"]
 
-def test_failing_inline_test_fails_nbval_with_its_assertion() -> None:
-    """A notebook whose %%ipytest cell fails makes nbval fail, and the report carries the `E` line."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-p", "no:xdist",
-         str(ROOT / "tests/data/failing_inline_test.ipynb")],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+
+# pytest-randomly shuffles nbval's cells like any other tests; with seeds 1, 2 and 4 the test cell ran
+# before the Setup cell and passed without testing anything, until cells were put back in notebook order.
+SEEDS = [1, 2, 4]
+
+
+@pytest.fixture(scope="module")
+def shuffled_runs() -> dict[int, subprocess.CompletedProcess]:
+    """nbval over the failing notebook with pytest-randomly on, once per seed, the runs side by side."""
+    runs = {
+        seed: spawn([*NBVAL, "-p", "randomly", f"--randomly-seed={seed}", FAILING],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        for seed in SEEDS
+    }  # fmt: skip
+    try:
+        finished = {}
+        for seed, process in runs.items():
+            output, _ = process.communicate(timeout=90)
+            finished[seed] = subprocess.CompletedProcess(process.args, process.returncode, output)
+        return finished
+    finally:
+        for process in runs.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_failing_inline_test_fails_nbval_in_any_order(shuffled_runs, seed) -> None:
+    """A notebook whose %%ipytest cell fails makes nbval fail, with the `E` line in the report, whatever
+    order pytest-randomly draws: the cells run in notebook order."""
+    done = shuffled_runs[seed]
+    assert f"--randomly-seed={seed}" in done.stdout
     assert pytest.ExitCode.TESTS_FAILED == done.returncode, done.stdout
     assert "1 inline test failure(s)" in done.stdout
     assert "E   assert 42 == 41" in done.stdout
+
+
+def test_splitting_a_notebook_across_workers_is_refused() -> None:
+    """xdist's default mode would send a notebook's cells to different kernels: the run stops, saying what to use."""
+    dist = "load"  # what `-n 2` alone means; worksteal and loadgroup are refused the same way
+    done = run([*NBVAL[:-2], "-n", "2", FAILING], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert pytest.ExitCode.USAGE_ERROR == done.returncode, done.stdout + done.stderr
+    assert (
+        f"--dist {dist} would split a notebook's cells across workers, but they share one kernel: "
+        "run notebooks with --dist loadfile (as `make test` does)"
+    ) in done.stderr
+
+
+def run_order_hooks(items: list) -> list[str]:
+    """The repository conftest's reordering hook run over `items`, then its check; the node ids in the end."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    hook = rules.pytest_collection_modifyitems(items)
+    next(hook)
+    with contextlib.suppress(StopIteration):
+        hook.send(None)
+    rules.pytest_collection_finish(SimpleNamespace(items=items))
+    return [item.nodeid for item in items]
+
+
+def fake(nodeid: str) -> SimpleNamespace:
+    return SimpleNamespace(nodeid=nodeid, cell_num=int(nodeid.rsplit(" ", 1)[-1]) if " " in nodeid else None)
+
+
+def test_cells_go_back_together_and_in_order_where_their_notebook_began() -> None:
+    shuffled = ["a.py::t1", "n.ipynb::Cell 2", "b.py::t2", "n.ipynb::Cell 0", "m.ipynb::Cell 1", "n.ipynb::Cell 1",
+                "m.ipynb::Cell 0"]  # fmt: skip
+    assert ["a.py::t1", "n.ipynb::Cell 0", "n.ipynb::Cell 1", "n.ipynb::Cell 2", "b.py::t2", "m.ipynb::Cell 0",
+            "m.ipynb::Cell 1"] == run_order_hooks([fake(nodeid) for nodeid in shuffled])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "order",
+    [["n.ipynb::Cell 1", "n.ipynb::Cell 0"], ["n.ipynb::Cell 0", "a.py::t", "n.ipynb::Cell 1"]],
+    ids=["reversed", "split"],
+)
+def test_cells_out_of_order_at_the_end_of_collection_stop_the_run(order) -> None:
+    """If a plugin reorders after the repair, the run is refused rather than run wrong."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    with pytest.raises(pytest.UsageError, match=r"^n\.ipynb: its cells are not in notebook order; cannot run it$"):
+        rules.pytest_collection_finish(SimpleNamespace(items=[fake(nodeid) for nodeid in order]))
 
 
 def cell(source: str) -> dict:
@@ -84,7 +166,7 @@ def test_export_writes_module_and_test_module(project: Path) -> None:
 
 def test_generated_test_module_passes_against_the_module(project: Path) -> None:
     """The generated module is a working pytest module, importing the exported code."""
-    done = subprocess.run(
+    done = run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "tests/generated"],
         capture_output=True, text=True, timeout=120, cwd=project,
         env={**os.environ, "PYTHONPATH": str(project / "src")},

@@ -6,11 +6,12 @@ One run, because a pytest start-up costs seconds here. It runs in a subprocess, 
 timeout of its own, so that a broken timeout fails this suite instead of hanging it.
 """
 
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from async_cookbook.testing.processes import run
 
 SAMPLE = """
 import asyncio
@@ -55,6 +56,63 @@ async def test_has_a_negative_timeout():
 
 def test_sync_is_left_alone():
     assert asyncio.iscoroutinefunction(worker)
+
+
+@pytest.fixture
+async def never_ready():
+    await asyncio.Event().wait()
+    yield
+
+
+@pytest.mark.async_timeout(0.2)
+async def test_with_a_fixture_that_never_sets_up(never_ready):
+    pass
+
+
+@pytest.fixture
+async def never_done():
+    yield "value"
+    await asyncio.Event().wait()
+
+
+@pytest.mark.async_timeout(0.2)
+async def test_with_a_fixture_that_never_tears_down(never_done):
+    assert "value" == never_done
+
+
+@pytest.fixture
+async def never_returns():
+    await asyncio.Event().wait()
+
+
+@pytest.mark.async_timeout(0.2)
+async def test_with_a_coroutine_fixture_that_never_returns(never_returns):
+    pass
+
+
+class TestInAClass:
+    @pytest.fixture
+    async def offset(self):
+        yield self.base + 1
+
+    base = 41
+
+    async def test_class_fixture_gets_its_instance(self, offset):
+        assert 42 == offset
+"""
+
+BLOCKS = """
+import threading
+import pytest
+
+
+@pytest.mark.timeout(0.5)
+def test_blocks_without_awaiting():
+    threading.Event().wait()
+
+
+def test_never_reached():
+    pass
 """
 
 SLOW_BY_DEFAULT = """
@@ -81,6 +139,7 @@ asyncio_default_fixture_loop_scope = function
 asyncio_default_test_loop_scope = function
 async_test_timeout = 0.3
 filterwarnings = error
+timeout_method = thread
 """
 
 
@@ -93,7 +152,7 @@ def report(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str])
     (folder / "test_ini_timeout.py").write_text(textwrap.dedent(SLOW_BY_DEFAULT))
     # collected first: the stray loop only appears while no async test has run yet
     (folder / "test_0_order.py").write_text(textwrap.dedent(SYNC_THEN_ASYNC))
-    done = subprocess.run(
+    done = run(
         [*isolated_pytest, "-rA", str(folder)],
         cwd=folder,
         capture_output=True,
@@ -158,8 +217,8 @@ def test_never_awaited_coroutine_fails_its_test(report: str) -> None:
 
 
 def test_bad_timeout_is_refused_by_name(report: str) -> None:
-    """A timeout that is not a positive number fails the test with a message naming it."""
-    assert {"FAILED"} == outcome(report, "test_has_a_negative_timeout")
+    """A timeout that is not a positive number stops the test at setup with a message naming it."""
+    assert {"ERROR"} == outcome(report, "test_has_a_negative_timeout")
     assert "test_sample.py::test_has_a_negative_timeout: async timeout must be positive, got -1" in report
 
 
@@ -172,3 +231,35 @@ def test_a_sync_test_first_leaves_no_stray_event_loop(report: str) -> None:
     """looptime would make an event loop for a sync test and leave it unclosed; the next test must not pay."""
     assert {"PASSED"} == outcome(report, "test_sync_first")
     assert {"PASSED"} == outcome(report, "test_async_after_a_sync_test")
+
+
+def test_fixture_setup_that_hangs_fails_by_name(report: str) -> None:
+    """An async fixture whose setup never returns errors the test, naming the fixture, within the test's timeout."""
+    assert {"ERROR"} == outcome(report, "test_with_a_fixture_that_never_sets_up")
+    assert "AsyncTestTimeout: fixture 'never_ready' did not finish its setup within 0.2 s" in report
+    assert {"ERROR"} == outcome(report, "test_with_a_coroutine_fixture_that_never_returns")
+    assert "AsyncTestTimeout: fixture 'never_returns' did not finish its setup within 0.2 s" in report
+
+
+def test_fixture_teardown_that_hangs_fails_by_name(report: str) -> None:
+    """A teardown that never ends errors the test after it passed, pointing at the await that hung."""
+    assert {"PASSED", "ERROR"} == outcome(report, "test_with_a_fixture_that_never_tears_down")
+    assert "AsyncTestTimeout: fixture 'never_done' did not finish its teardown within 0.2 s" in report
+    assert ">       await asyncio.Event().wait()" in report
+
+
+def test_async_fixture_in_a_class_is_bound_to_its_instance(report: str) -> None:
+    assert {"PASSED"} == outcome(report, "test_class_fixture_gets_its_instance")
+
+
+def test_blocking_sync_test_is_ended_by_the_backstop(tmp_path: Path, isolated_pytest: list[str]) -> None:
+    """What no event loop can interrupt, pytest-timeout ends: every thread's stack, then the process exits."""
+    (tmp_path / "pytest.ini").write_text(INI)
+    (tmp_path / "test_blocks.py").write_text(textwrap.dedent(BLOCKS))
+    done = run([*isolated_pytest, "-q", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    said = done.stdout + done.stderr
+    assert 1 == done.returncode, said
+    assert "+ Timeout +" in said
+    assert "Stack of MainThread" in said
+    assert 'test_blocks.py", line 8, in test_blocks_without_awaiting' in said
+    assert "test_never_reached" not in said

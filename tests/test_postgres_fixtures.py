@@ -9,6 +9,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import Output
+
+from async_cookbook.testing.processes import run, spawn
 
 SCHEMA = "CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);"
 
@@ -74,7 +77,7 @@ def endings(
     (folder / "test_sample.py").write_text(textwrap.dedent(SAMPLE))
     (folder / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     runs = {
-        ending: subprocess.Popen(
+        ending: spawn(
             [*isolated_pytest, "-s", "-q", str(folder)],
             cwd=folder,
             env={**os.environ, "ENDING": ending},
@@ -83,26 +86,23 @@ def endings(
         )
         for ending in ENDINGS
     }
+    outputs = {ending: Output(run, f"the {ending} sample") for ending, run in runs.items()}
     found = {}
     try:
         for ending, run in runs.items():
-            said = []
-            for line in run.stdout:  # the line appears once the server is up: no sleeping, no polling
-                said.append(line)
-                if line.startswith("POSTMASTER "):
-                    _, pid, pgdata, watchdog = line.split()
-                    break
-            else:
-                raise AssertionError(f"{ending}: the sample never reported its server:\n{''.join(said)}")
+            output = outputs[ending]
+            # the line appears once the server is up: no sleeping, no polling
+            line = output.wait_for(lambda line: line.startswith("POSTMASTER "), timeout=60)
+            _, pid, pgdata, watchdog = line.split()
             if ending.startswith("SIG"):
                 run.send_signal(getattr(signal, ending))
-            run.stdout.read()
+            output.rest(timeout=60)
             found[ending] = (int(pid), Path(pgdata), int(watchdog), run.wait(timeout=60))
     finally:
         for run in runs.values():
             if run.poll() is None:
                 run.kill()
-            run.stdout.close()
+                run.wait(timeout=10)
     return found
 
 
@@ -117,3 +117,67 @@ def test_no_postgres_is_left_behind(endings, ending):
             psutil.Process(process).wait(timeout=30)  # returns once it is gone; raises TimeoutExpired if it stays
     assert not psutil.pid_exists(pid)
     assert not pgdata.exists()
+
+
+LEAKS = """
+import pytest
+
+
+async def forgets_to_release(pool):
+    connection = await pool.acquire()
+    return await connection.fetchval("SELECT 1")
+
+
+async def releases_only_on_success(pool, fail):
+    connection = await pool.acquire()
+    await connection.fetchval("SELECT 1")
+    if fail:
+        raise ValueError("the query's result was refused")
+    await pool.release(connection)
+
+
+async def test_leaks_a_connection(postgres_pool):
+    assert 1 == await forgets_to_release(postgres_pool)
+
+
+async def test_leaks_on_the_error_path(postgres_pool):
+    with pytest.raises(ValueError):
+        await releases_only_on_success(postgres_pool, fail=True)
+
+
+async def test_gives_every_connection_back(postgres_pool):
+    await releases_only_on_success(postgres_pool, fail=False)
+    async with postgres_pool.acquire() as connection:
+        assert 1 == await connection.fetchval("SELECT 1")
+"""
+
+
+@pytest.fixture(scope="module")
+def leaks(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> str:
+    """One pytest run over tests that leak pool connections, and one that does not."""
+    folder = tmp_path_factory.mktemp("pg-leaks")
+    (folder / "test_leaks.py").write_text(textwrap.dedent(LEAKS))
+    (folder / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    done = run([*isolated_pytest, "-rA", str(folder)], cwd=folder, capture_output=True, text=True, timeout=60)
+    assert 1 == done.returncode, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_leaked_connection_fails_the_test_that_leaked_it(leaks):
+    """Instead of hanging in pool.close(), teardown names the test and where the connection was acquired."""
+    assert "PASSED test_leaks.py::test_leaks_a_connection" in leaks
+    assert "ERROR test_leaks.py::test_leaks_a_connection - " in leaks
+    assert "LeakedConnectionsError: test_leaks_a_connection left 1 connection(s) of postgres_pool checked out" in leaks
+    assert "E             forgets_to_release (test_leaks.py:6) <- test_leaks_a_connection (test_leaks.py:19)\n" in leaks
+
+
+def test_a_connection_leaked_on_an_error_path_is_caught_too(leaks):
+    assert "ERROR test_leaks.py::test_leaks_on_the_error_path - " in leaks
+    assert "test_leaks_on_the_error_path left 1 connection(s) of postgres_pool checked out" in leaks
+    assert "releases_only_on_success (test_leaks.py:11) <- test_leaks_on_the_error_path (test_leaks.py:24)\n" in leaks
+
+
+def test_the_run_goes_on_after_a_leak(leaks):
+    """The leaking test's pool is terminated: the next test gets a working one."""
+    assert "PASSED test_leaks.py::test_gives_every_connection_back" in leaks
+    assert "ERROR test_leaks.py::test_gives_every_connection_back" not in leaks

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from async_cookbook.testing.processes import spawn
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,15 +75,16 @@ def lab() -> Iterator[Lab]:
     port, token = free_port(), secrets.token_hex(16)
     # port_retries=0: if another process took the port meanwhile, fail loudly instead of moving to the next one
     args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
-    process = subprocess.Popen(
+    process = spawn(  # make passes on the SIGTERM it gets if this process dies: JupyterLab goes too
         ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lab = Lab(f"http://127.0.0.1:{port}/", token, queue.Queue())
 
     def pump() -> None:
-        for line in process.stdout:
-            lab.lines.put(line)
+        with process.stdout:  # closed here, by its reader: a close from elsewhere would wait for this read
+            for line in process.stdout:
+                lab.lines.put(line)
         lab.lines.put(None)
 
     threading.Thread(target=pump, daemon=True).start()
@@ -97,7 +100,6 @@ def lab() -> Iterator[Lab]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-        process.stdout.close()
 
 
 def test_make_lab_serves_jupyterlab_on_the_notebooks(lab: Lab) -> None:

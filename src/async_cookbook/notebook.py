@@ -28,6 +28,7 @@ INNER_PYTEST_OPTIONS = (
     "-p", "no:nbmake",
     "-p", "no:xdist",
     "-p", "no:cacheprovider",
+    "-p", "no:randomly",  # a cell's tests run in the order they are written, as the reader sees them
     "-p", "async_cookbook.notebook",  # this module: collects failure text for InlineTestsFailed
 )  # fmt: skip
 

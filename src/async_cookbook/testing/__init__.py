@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from _pytest.fixtures import resolve_fixture_function  # as pytest-asyncio does: binds class fixtures
 from pytest_asyncio import is_async_test
 
 # The PostgreSQL fixtures, registered with this plugin by being imported into it.
@@ -30,6 +31,7 @@ __all__ = ["AsyncTestTimeout", "LeakedTasksError"]
 
 _DEFAULT_TIMEOUT = "5"
 _LEAK_CHECK = "_async_cookbook_no_leaked_tasks"
+_TIMEOUT = pytest.StashKey[float]()
 
 
 class AsyncTestTimeout(TimeoutError):
@@ -60,60 +62,133 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "async_timeout(seconds): wall-clock timeout for this async test (async_cookbook)"
     )
+    _ini_timeout(config)  # a bad value in the config stops the run at once, naming the option
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Read (and check) the test's timeout before any fixture runs: its async fixtures are bounded by it too.
+    if is_async_test(item):
+        item.stash[_TIMEOUT] = _timeout_for(item)
+
+
+def _ini_timeout(config: pytest.Config) -> float:
+    return _seconds(config.getini("async_test_timeout"), "async_test_timeout")
 
 
 def _timeout_for(item: pytest.Item) -> float:
     marker = item.get_closest_marker("async_timeout")
     raw = marker.args[0] if marker and marker.args else item.config.getini("async_test_timeout")
+    return _seconds(raw, item.nodeid)
+
+
+def _seconds(raw: object, where: str) -> float:
     try:
         seconds = float(raw)
     except (TypeError, ValueError):
-        raise pytest.UsageError(f"{item.nodeid}: async timeout must be a number of seconds, got {raw!r}") from None
+        raise pytest.UsageError(f"{where}: async timeout must be a number of seconds, got {raw!r}") from None
     if not seconds > 0:
-        raise pytest.UsageError(f"{item.nodeid}: async timeout must be positive, got {raw!r}")
+        raise pytest.UsageError(f"{where}: async timeout must be positive, got {raw!r}")
     return seconds
 
 
-def _bounded(test: Callable[..., Awaitable[Any]], seconds: float, name: str) -> Callable[..., Awaitable[Any]]:
-    """Wrap an async test so that it is cancelled after `seconds` of real time.
+class _RealTimeLimit:
+    """Cancel the task that enters it once `seconds` of real time have passed; then raise
+    AsyncTestTimeout(`message`), chained to the CancelledError that shows where it was waiting.
 
     A thread measures the time, not the event loop: under looptime the loop's clock is virtual,
     and a test with an hour of simulated backoff must not time out after five simulated seconds.
     """
 
-    @functools.wraps(test)
-    async def bounded(*args: Any, **kwargs: Any) -> Any:
-        __tracebackhide__ = True  # the report starts at the test's own frames
+    def __init__(self, seconds: float, message: str) -> None:
+        self._seconds, self._message = seconds, message
+        self._expired = threading.Event()
+
+    async def __aenter__(self) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        expired = threading.Event()
 
         def expire() -> None:
             if not task.done():
-                expired.set()
-                task.cancel(f"{name} timed out")
+                self._expired.set()
+                task.cancel(self._message)
 
         def fire() -> None:
             try:
                 loop.call_soon_threadsafe(expire)
-            except RuntimeError:  # the loop closed as the timer fired: the test has ended
+            except RuntimeError:  # the loop closed as the timer fired: the work has ended
                 pass
 
-        timer = threading.Timer(seconds, fire)
-        timer.daemon = True
-        timer.start()
-        try:
+        self._timer = threading.Timer(self._seconds, fire)
+        self._timer.daemon = True
+        self._timer.start()
+        self._task = task
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        __tracebackhide__ = True
+        self._timer.cancel()
+        if kind is not None and issubclass(kind, asyncio.CancelledError) and self._expired.is_set():
+            self._task.uncancel()
+            raise AsyncTestTimeout(self._message) from error
+
+
+def _bounded(test: Callable[..., Awaitable[Any]], seconds: float, name: str) -> Callable[..., Awaitable[Any]]:
+    """Wrap an async test so that it fails after `seconds` of real time."""
+
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # the report starts at the test's own frames
+        async with _RealTimeLimit(seconds, f"{name} did not finish within its {seconds:g} s timeout"):
             return await test(*args, **kwargs)
-        except asyncio.CancelledError as exc:
-            if not expired.is_set():
-                raise
-            task.uncancel()
-            raise AsyncTestTimeout(f"{name} did not finish within its {seconds:g} s timeout") from exc
-        finally:
-            timer.cancel()
 
     return bounded
+
+
+def _bounded_fixture(function: Callable[..., Any], seconds: float, name: str) -> Callable[..., Any]:
+    """Wrap an async fixture so that its setup, and its teardown, each fail after `seconds` of real time."""
+
+    def limit(phase: str) -> _RealTimeLimit:
+        return _RealTimeLimit(seconds, f"fixture {name!r} did not finish its {phase} within {seconds:g} s")
+
+    if inspect.isasyncgenfunction(function):
+
+        @functools.wraps(function)
+        async def bounded_generator(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            __tracebackhide__ = True
+            steps = function(*args, **kwargs)
+            async with limit("setup"):
+                value = await steps.__anext__()
+            yield value
+            async with limit("teardown"):
+                async for _ in steps:
+                    raise ValueError(f"fixture {name!r} yields more than once")
+
+        return bounded_generator
+
+    @functools.wraps(function)
+    async def bounded_coroutine(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        async with limit("setup"):
+            return await function(*args, **kwargs)
+
+    return bounded_coroutine
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Any:
+    # Outside pytest-asyncio's own wrapper, which turns fixturedef.func into a synchronous function
+    # running it on the test's loop: it finds an async function of the same kind, bounded.
+    function = fixturedef.func
+    if not (inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)):
+        return (yield)
+    item = getattr(request, "_pyfuncitem", None)
+    seconds = item.stash.get(_TIMEOUT, None) if item is not None else None
+    seconds = seconds or _ini_timeout(request.config)
+    bound = resolve_fixture_function(fixturedef, request)  # a fixture defined in a test class gets its instance
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fixturedef, "func", _bounded_fixture(bound, seconds, fixturedef.argname))
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -122,7 +197,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     if not (is_async_test(item) and inspect.iscoroutinefunction(item.obj)):
         return (yield)
     original = item.obj
-    item.obj = _bounded(original, _timeout_for(item), item.name)
+    item.obj = _bounded(original, item.stash[_TIMEOUT], item.name)
     try:
         return (yield)
     finally:

@@ -14,11 +14,13 @@ Fixtures (registered by the ``async_cookbook`` pytest plugin):
 - ``postgres`` (session): the process's :class:`LocalPostgres`;
 - ``postgres_schema`` (session): SQL run once into the template; override it in a test module;
 - ``postgres_dsn``: the DSN of a fresh database for this test, dropped afterwards;
-- ``postgres_pool``: an ``asyncpg`` pool on that database, closed afterwards.
+- ``postgres_pool``: an ``asyncpg`` pool on that database, closed afterwards; a connection the test
+  did not give back fails the test (:class:`LeakedConnectionsError`), naming where it was acquired.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import hashlib
 import os
@@ -26,15 +28,19 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 import uuid
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import _pytest
 import asyncpg
+import pluggy
 import pytest
+import pytest_asyncio
 
-__all__ = ["LocalPostgres", "local_postgres"]
+__all__ = ["LeakedConnectionsError", "LocalPostgres", "local_postgres"]
 
 _FAST_SETTINGS = (  # a test database can be rebuilt, so it need not survive a power cut
     "ALTER SYSTEM SET fsync = off",
@@ -164,8 +170,66 @@ async def postgres_dsn(postgres: LocalPostgres, postgres_schema: str) -> AsyncIt
         await postgres.drop_database(name)
 
 
+class LeakedConnectionsError(AssertionError):
+    """A test ended with connections of its ``postgres_pool`` still checked out."""
+
+
+class _Checkouts:
+    """Which pool connections are checked out, and where each was acquired.
+
+    asyncpg calls `acquired` on every acquire and `released` on every release; the server's process
+    id names a connection on both sides (the first gets a proxy, the second the connection)."""
+
+    def __init__(self) -> None:
+        self._where: dict[int, str] = {}
+
+    async def acquired(self, connection: asyncpg.connection.Connection) -> None:
+        self._where[connection.get_server_pid()] = _caller()
+
+    async def released(self, connection: asyncpg.connection.Connection) -> None:
+        self._where.pop(connection.get_server_pid(), None)
+
+    def outstanding(self) -> list[str]:
+        """Where the connections not yet released were acquired (one that broke while checked out
+        is never released and stays listed: the pool's own count decides whether any leaked)."""
+        return list(self._where.values())
+
+
+_MACHINERY = [
+    Path(module.__file__).parent for module in (asyncpg, asyncio, pytest, _pytest, pluggy, pytest_asyncio)
+] + [Path(__file__).parent]
+
+
+def _caller() -> str:
+    """The innermost three frames of the code that called acquire(), leaving out the libraries in between."""
+    frames = [
+        frame
+        for frame in traceback.extract_stack()
+        if not frame.filename.startswith("<")  # <frozen runpy> and the like
+        and not any(Path(frame.filename).is_relative_to(folder) for folder in _MACHINERY)
+    ]
+    return " <- ".join(f"{frame.name} ({Path(frame.filename).name}:{frame.lineno})" for frame in frames[::-1][:3])
+
+
 @pytest.fixture
-async def postgres_pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """An asyncpg pool on this test's fresh database."""
-    async with asyncpg.create_pool(postgres_dsn, min_size=1, max_size=10) as pool:
+async def postgres_pool(postgres_dsn: str, request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool on this test's fresh database.
+
+    A connection still checked out when the test ends fails the test with LeakedConnectionsError,
+    naming where each was acquired; the pool is then terminated instead of waiting for it."""
+    __tracebackhide__ = True
+    checkouts = _Checkouts()
+    pool = await asyncpg.create_pool(
+        postgres_dsn, min_size=1, max_size=10, setup=checkouts.acquired, reset=checkouts.released
+    )
+    try:
         yield pool
+    finally:
+        if checked_out := pool.get_size() - pool.get_idle_size():
+            pool.terminate()
+            places = "\n  ".join(checkouts.outstanding())
+            raise LeakedConnectionsError(
+                f"{request.node.name} left {checked_out} connection(s) of postgres_pool checked out, "
+                f"acquired at:\n  {places}"
+            )
+        await pool.close()
