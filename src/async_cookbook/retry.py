@@ -7,6 +7,7 @@ __all__ = ["DEFAULT_RETRY_ON", "RetryError", "backoff", "retry", "retrying"]
 
 # %% ../../notebooks/06_retry.ipynb #06ret008
 import asyncio
+import math
 import random as _random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import wraps
@@ -30,17 +31,26 @@ class RetryError(Exception):
 
 
 # %% ../../notebooks/06_retry.ipynb #06ret011
+def _check_seconds(name: str, value: float, *, zero_allowed: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not ((0 <= value) if zero_allowed else (0 < value)) or not value < math.inf:  # NaN fails both
+        raise ValueError(f"{name} must be {'zero or more' if zero_allowed else 'positive'} and finite, got {value!r}")
+
+
 def _check_backoff(attempts: int, base_delay: float, max_delay: float, jitter: float) -> None:
     if isinstance(attempts, bool) or not isinstance(attempts, int):
         raise TypeError(f"attempts must be an int, got {attempts!r}")
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts}")
-    if not base_delay >= 0:
-        raise ValueError(f"base_delay must be zero or more, got {base_delay}")
+    _check_seconds("base_delay", base_delay, zero_allowed=True)
+    _check_seconds("max_delay", max_delay, zero_allowed=True)
     if not max_delay >= base_delay:
-        raise ValueError(f"max_delay must be at least base_delay ({base_delay}), got {max_delay}")
+        raise ValueError(f"max_delay must be at least base_delay ({base_delay!r}), got {max_delay!r}")
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+        raise TypeError(f"jitter must be a number from 0 to 1, got {jitter!r}")
     if not 0 <= jitter <= 1:
-        raise ValueError(f"jitter must be between 0 and 1, got {jitter}")
+        raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}")
 
 
 # %% ../../notebooks/06_retry.ipynb #06ret012
@@ -77,8 +87,8 @@ def _check_limits(
     if any(issubclass(asyncio.CancelledError, kind) for kind in retry_on):
         raise ValueError("retry_on must not catch asyncio.CancelledError: cancellation is never retried")
     for name, value in (("attempt_timeout", attempt_timeout), ("deadline", deadline)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{name} must be positive, got {value}")
+        if value is not None:
+            _check_seconds(name, value, zero_allowed=False)
 
 
 def _earliest(*moments: float | None) -> float | None:

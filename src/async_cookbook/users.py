@@ -44,6 +44,7 @@ class DuplicateEmail(UserError):
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # one @, something on each side, no spaces: the rest is the mail server's call
+_MAX_ID = 2**63 - 1  # ids are bigint
 
 
 def _checked(name: str, email: str) -> tuple[str, str]:
@@ -51,7 +52,16 @@ def _checked(name: str, email: str) -> tuple[str, str]:
         raise InvalidUser(f"name must not be blank, got {name!r}")
     if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
         raise InvalidUser(f"email must look like name@domain, got {email!r}")
+    if "\x00" in name + email:  # PostgreSQL text cannot hold it: refused here, by name, rather than by the driver
+        raise InvalidUser(f"name and email must not contain NUL characters, got {name!r}, {email!r}")
     return name.strip(), email.strip()
+
+
+def _is_storable_id(user_id: int) -> bool:
+    """True for an id a user could have; TypeError for what is not an int at all."""
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise TypeError(f"user_id must be an int, got {user_id!r}")
+    return 1 <= user_id <= _MAX_ID
 
 
 # %% ../../notebooks/02_postgres_repository.ipynb #02pos013
@@ -65,7 +75,10 @@ class UserRepository:
         self._pool = pool
 
     async def get_by_id(self, user_id: int) -> User | None:
-        """The user with this id, or None."""
+        """The user with this id, or None (also for an id no user can have: 0, negative, past bigint).
+        Raises TypeError, before any SQL, for an id that is not an int."""
+        if not _is_storable_id(user_id):
+            return None
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
         return None if row is None else User(**row)
 
@@ -83,7 +96,9 @@ class UserRepository:
         return User(**row)
 
     async def delete(self, user_id: int) -> bool:
-        """Delete the user; True if there was one to delete."""
+        """Delete the user; True if there was one to delete. Raises TypeError as `get_by_id` does."""
+        if not _is_storable_id(user_id):
+            return False
         deleted = await self._pool.fetchval("DELETE FROM users WHERE id = $1 RETURNING id", user_id)
         return deleted is not None
 

@@ -16,6 +16,8 @@ __all__ = [
 
 # %% ../../notebooks/01_http_client.ipynb #01htt008
 import logging
+import math
+import sys
 from dataclasses import dataclass
 
 import aiohttp
@@ -69,8 +71,8 @@ def _checked_settings(base_url: str, api_key: str, timeout: float) -> URL:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
     if not isinstance(api_key, str) or not api_key.strip():
         raise ValueError("api_key must be a non-empty string")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
     return url
 
 
@@ -84,6 +86,8 @@ def _parse_forecast(city: str, body: object) -> Forecast:
     temp, conditions = body["temp"], body["conditions"]
     if isinstance(temp, bool) or not isinstance(temp, int | float) or not isinstance(conditions, str):
         raise BadResponse(f"forecast for {city!r} has a wrong type: temp={temp!r}, conditions={conditions!r}")
+    if not abs(temp) <= sys.float_info.max:  # False for NaN, the infinities, and ints too large for a float
+        raise BadResponse(f"forecast for {city!r} has a temperature that is not a finite number: {temp!r}")
     return Forecast(city=city, temp=float(temp), conditions=conditions)
 
 
@@ -109,6 +113,8 @@ async def _fetch_json(session: aiohttp.ClientSession, url: URL, city: str, api_k
         raise WeatherTimeout(f"weather service did not answer within {seconds} s") from error
     except aiohttp.ClientConnectionError as error:
         raise WeatherUnavailable(f"cannot reach the weather service at {url.origin()}: {error}") from error
+    except aiohttp.ClientPayloadError as error:  # not a ClientConnectionError: the body was cut short
+        raise WeatherUnavailable(f"the weather service closed the connection mid-answer for {city!r}") from error
 
 
 # %% ../../notebooks/01_http_client.ipynb #01htt020

@@ -5,6 +5,7 @@
 
 import asyncio
 import itertools
+import math
 import time
 
 import pytest
@@ -172,13 +173,26 @@ async def test_a_single_attempt_is_allowed_and_named_in_the_singular():
         ({"attempts": 0}, "attempts must be at least 1, got 0"),
         ({"attempts": 2.5}, "attempts must be an int, got 2.5"),
         ({"attempts": True}, "attempts must be an int, got True"),
-        ({"base_delay": -1}, "base_delay must be zero or more, got -1"),
-        ({"base_delay": float("nan")}, "base_delay must be zero or more, got nan"),
+        ({"attempts": "3"}, "attempts must be an int, got '3'"),
+        ({"base_delay": -1}, "base_delay must be zero or more and finite, got -1"),
+        ({"base_delay": float("nan")}, "base_delay must be zero or more and finite, got nan"),
+        (
+            {"base_delay": float("inf"), "max_delay": float("inf")},
+            "base_delay must be zero or more and finite, got inf",
+        ),
+        ({"base_delay": "1"}, "base_delay must be a number of seconds, got '1'"),
+        ({"max_delay": float("inf")}, "max_delay must be zero or more and finite, got inf"),
+        ({"max_delay": None}, "max_delay must be a number of seconds, got None"),
         ({"base_delay": 5, "max_delay": 1}, r"max_delay must be at least base_delay \(5\), got 1"),
         ({"jitter": 1.5}, "jitter must be between 0 and 1, got 1.5"),
         ({"jitter": -0.1}, "jitter must be between 0 and 1, got -0.1"),
-        ({"attempt_timeout": 0}, "attempt_timeout must be positive, got 0"),
-        ({"deadline": -3}, "deadline must be positive, got -3"),
+        ({"jitter": float("nan")}, "jitter must be between 0 and 1, got nan"),
+        ({"jitter": True}, "jitter must be a number from 0 to 1, got True"),
+        ({"attempt_timeout": 0}, "attempt_timeout must be positive and finite, got 0"),
+        ({"attempt_timeout": float("inf")}, "attempt_timeout must be positive and finite, got inf"),
+        ({"attempt_timeout": "5"}, "attempt_timeout must be a number of seconds, got '5'"),
+        ({"deadline": -3}, "deadline must be positive and finite, got -3"),
+        ({"deadline": float("nan")}, "deadline must be positive and finite, got nan"),
         (
             {"retry_on": (Exception, BaseException)},
             "retry_on must not catch asyncio.CancelledError: cancellation is never retried",
@@ -327,5 +341,63 @@ async def test_schedule_holds_for_any_failure_pattern(attempts, failures, base_d
     assert min(failures + 1, attempts) == len(operation.moments)
     for n, pause in enumerate(gaps([started, *operation.moments][1:])):
         ceiling = min(base_delay * 2**n, max_delay)
-        assert ceiling * (1 - jitter) - 1e-5 <= pause <= ceiling + 1e-5
+        assert ceiling * (1 - jitter * draws[n]) == pytest.approx(pause, abs=1e-5)  # capped pauses jittered too
     assert operation.moments[-1] == pytest.approx(loop.time(), abs=1e-5)
+
+
+def expected_starts(attempts, hangs, base_delay, max_delay, jitter, draws, attempt_timeout, deadline):
+    """When each attempt starts, and when retry gives up, worked out by hand: an attempt that hangs
+    is cut off by whichever limit comes first; a pause that would reach the deadline is not taken."""
+    limits = [limit for limit in (attempt_timeout, deadline) if limit is not None]
+    now, starts = 0.0, []
+    for n in range(attempts):
+        starts.append(now)
+        if hangs[n]:
+            now = min(now + attempt_timeout if attempt_timeout else math.inf, deadline or math.inf)
+        if n == attempts - 1:
+            break
+        pause = min(base_delay * 2**n, max_delay) * (1 - jitter * draws[n])
+        if deadline is not None and now + pause >= deadline:
+            break
+        now += pause
+    assert limits or not any(hangs[:attempts])  # nothing would ever end a hang
+    return starts, now
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    attempts=st.integers(1, 8),
+    hangs=st.lists(st.booleans(), min_size=8, max_size=8),
+    base_delay=st.floats(0, 10),
+    extra=st.floats(0, 20),
+    jitter=st.floats(0, 1),
+    draws=st.lists(st.floats(0, 1, exclude_max=True), min_size=8, max_size=8),
+    attempt_timeout=st.none() | st.floats(0.01, 20),
+    deadline=st.none() | st.floats(0.01, 100),
+)
+@pytest.mark.looptime
+async def test_time_limits_hold_for_any_combination_of_options(
+    attempts, hangs, base_delay, extra, jitter, draws, attempt_timeout, deadline
+):
+    """Backoff at and below its cap, jitter, attempt timeout and deadline together, against the hand-made schedule."""
+    if attempt_timeout is None and deadline is None:
+        hangs = [False] * 8  # a hang nothing cuts off is the caller's choice, not retry's
+    loop = asyncio.get_running_loop()
+    started, starts = loop.time(), []
+
+    async def operation():
+        starts.append(loop.time() - started)
+        if hangs[len(starts) - 1]:
+            await asyncio.Event().wait()
+        raise ConnectionError(f"refused {len(starts)}")
+
+    with pytest.raises(RetryError) as raised:
+        await retry(operation, attempts=attempts, base_delay=base_delay, max_delay=base_delay + extra, jitter=jitter,
+                    attempt_timeout=attempt_timeout, deadline=deadline, random=iter(draws).__next__)  # fmt: skip
+    expected, gave_up_at = expected_starts(
+        attempts, hangs, base_delay, base_delay + extra, jitter, draws, attempt_timeout, deadline
+    )
+    assert expected == pytest.approx(starts, abs=1e-5)
+    assert gave_up_at == pytest.approx(loop.time() - started, abs=1e-5)
+    assert deadline is None or loop.time() - started <= deadline + 1e-5
+    assert len(starts) == raised.value.attempts

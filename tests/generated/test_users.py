@@ -4,11 +4,12 @@
 # Edit the notebook, then run `make export`.
 
 import asyncio
+import re
 
 import asyncpg
 import pytest
 
-from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserRepository
+from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserError, UserRepository
 
 
 # %% 02_postgres_repository.ipynb, cell 27
@@ -105,6 +106,26 @@ async def test_surrounding_spaces_are_trimmed(repository):
 
 
 # %% 02_postgres_repository.ipynb, cell 34
+async def test_concurrent_creates_with_one_email_store_exactly_one(repository, postgres_pool):
+    emails = ["ada@example.com", "ADA@example.com"] * 4
+    results = await asyncio.gather(
+        *(repository.create(f"Ada {n}", e) for n, e in enumerate(emails)), return_exceptions=True
+    )
+    created = [result for result in results if isinstance(result, User)]
+    assert 1 == len(created)
+    assert 7 == sum(isinstance(result, DuplicateEmail) for result in results)
+    assert created == await repository.newest()
+
+
+async def test_concurrent_deletes_of_one_user_report_one_deletion(repository, postgres_pool):
+    user = await repository.create("Ada", "ada@example.com")
+    assert [True, False, False, False, False] == sorted(
+        await asyncio.gather(*(repository.delete(user.id) for _ in range(5))), reverse=True
+    )
+    assert 0 == await count_users(postgres_pool)
+
+
+# %% 02_postgres_repository.ipynb, cell 36
 @pytest.mark.parametrize(
     ("name", "email", "message"),
     [
@@ -117,12 +138,56 @@ async def test_surrounding_spaces_are_trimmed(repository):
         ("Ada", "ada@example@com", "email must look like name@domain, got 'ada@example@com'"),
         ("Ada", "ada lovelace@example.com", "email must look like name@domain, got 'ada lovelace@example.com'"),
         ("Ada", None, "email must look like name@domain, got None"),
+        (42, "ada@example.com", "name must not be blank, got 42"),
+        ("Ada", 42, "email must look like name@domain, got 42"),
+        (
+            "Ada\x00",
+            "ada@example.com",
+            "name and email must not contain NUL characters, got 'Ada\\x00', 'ada@example.com'",
+        ),
+        (
+            "Ada",
+            "ada@exam\x00ple.com",
+            "name and email must not contain NUL characters, got 'Ada', 'ada@exam\\x00ple.com'",
+        ),
     ],
 )
 async def test_invalid_input_is_refused_before_any_sql(name, email, message):
-    with pytest.raises(InvalidUser, match=f"^{message}$"):
+    with pytest.raises(InvalidUser, match=f"^{re.escape(message)}$"):
         await UserRepository(pool=None).create(name, email)
     assert issubclass(InvalidUser, ValueError)
+
+
+@pytest.mark.parametrize("user_id", [0, -1, 2**63, -(2**63) - 1, 10**30])
+async def test_an_id_no_user_can_have_finds_nobody_without_a_query(user_id):
+    repository = UserRepository(pool=None)  # a query would fail with AttributeError
+    assert await repository.get_by_id(user_id) is None
+    assert await repository.delete(user_id) is False
+
+
+@pytest.mark.parametrize("user_id", ["1", 1.0, None, True])
+async def test_an_id_that_is_not_an_int_is_a_type_error(user_id):
+    repository = UserRepository(pool=None)
+    with pytest.raises(TypeError, match=f"^user_id must be an int, got {re.escape(repr(user_id))}$"):
+        await repository.get_by_id(user_id)
+    with pytest.raises(TypeError, match=f"^user_id must be an int, got {re.escape(repr(user_id))}$"):
+        await repository.delete(user_id)
+
+
+async def test_the_largest_bigint_id_is_found_and_deleted(repository, postgres_pool):
+    largest = 2**63 - 1
+    await postgres_pool.execute(
+        "INSERT INTO users (id, name, email) OVERRIDING SYSTEM VALUE VALUES ($1, 'Max', 'max@example.com')", largest
+    )
+    assert User(largest, "Max", "max@example.com") == await repository.get_by_id(largest)
+    assert await repository.delete(largest) is True
+
+
+async def test_every_error_of_the_repository_is_a_user_error(repository):
+    await repository.create("Ada", "ada@example.com")
+    for name, email in [("Ada", "ADA@example.com"), (" ", "x@example.com"), ("Ada", "no-at-sign")]:
+        with pytest.raises(UserError):
+            await repository.create(name, email)
 
 
 async def test_the_database_refuses_a_blank_name_from_any_writer(postgres_pool):
@@ -130,7 +195,7 @@ async def test_the_database_refuses_a_blank_name_from_any_writer(postgres_pool):
         await postgres_pool.execute("INSERT INTO users (name, email) VALUES (' ', 'x@example.com')")
 
 
-# %% 02_postgres_repository.ipynb, cell 36
+# %% 02_postgres_repository.ipynb, cell 38
 async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository, postgres_pool):
     await repository.create("Ada", "ada@example.com")
     async with postgres_pool.acquire() as connection:
@@ -144,7 +209,7 @@ async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository,
         assert 1 == await connection.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 38
+# %% 02_postgres_repository.ipynb, cell 40
 async def test_every_connection_goes_back_to_the_pool(repository, postgres_pool):
     await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(15)))
     with pytest.raises(DuplicateEmail):

@@ -6,8 +6,11 @@
 import asyncio
 import json
 import logging
+import math
 import re
 import socket
+import struct
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -28,6 +31,7 @@ from async_cookbook.weather import (
 
 # %% 01_http_client.ipynb, cell 31
 API_KEY = "k-3f9a7c1e-not-for-logs"
+BIG = "x" * (1 << 20)  # 1 MiB: more than aiohttp reads ahead, so a body left unread keeps its connection busy
 
 
 class WeatherService:
@@ -37,6 +41,7 @@ class WeatherService:
         self.requests: list[web.Request] = []
         self.peers: list[tuple[str, int]] = []
         self.release = asyncio.Event()
+        self.custom = "{}"  # the raw JSON text the city "Custom" gets
 
     async def forecast(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
@@ -44,6 +49,8 @@ class WeatherService:
         city = request.query.get("city")
         if city == "Slow":
             await self.release.wait()
+        if city in ("Dribble", "Cut"):
+            return await self.half_a_body(request, then_close=city == "Cut")
         answers = {
             "Atlantis": web.json_response({"error": "no such city"}, status=404),
             "Crash": web.Response(status=500, text="Internal Server Error"),
@@ -55,8 +62,23 @@ class WeatherService:
             "Partial": web.json_response({"temp": 12}),
             "Odd": web.json_response({"temp": "warm", "conditions": "sunny"}),
             "Listed": web.json_response([{"temp": 1, "conditions": "fog"}]),
+            "Custom": web.Response(text=self.custom, content_type="application/json"),
+            "BigMissing": web.Response(status=404, text=BIG),
+            "BigCrash": web.Response(status=500, text=BIG),
+            "BigHtml": web.Response(text=BIG, content_type="text/html"),
         }
         return answers.get(city) or web.json_response({"temp": 21.5, "conditions": "clear"})
+
+    async def half_a_body(self, request: web.Request, then_close: bool) -> web.StreamResponse:
+        """Announce 100 bytes of JSON, send 10, then close the connection or wait until the test ends."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "100"})
+        await response.prepare(request)
+        await response.write(b'{"temp": 1')
+        if then_close:
+            request.transport.close()
+        else:
+            await self.release.wait()
+        return response
 
 
 @pytest.fixture
@@ -77,6 +99,24 @@ async def client(service):
         yield weather_client
 
 
+@pytest.fixture
+async def dropping_server():
+    """A TCP server on 127.0.0.1 that reads a request, then drops the connection without answering:
+    with a reset (RST) when `.how` is "reset", or an orderly close (FIN) when it is "close"."""
+    state = SimpleNamespace(how="close")
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if state.how == "reset":
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    state.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        yield state
+
+
 # %% 01_http_client.ipynb, cell 33
 async def test_sends_city_and_key_header_to_forecast_path(service, client, caplog):
     caplog.set_level(logging.DEBUG)
@@ -93,7 +133,7 @@ async def test_sends_city_and_key_header_to_forecast_path(service, client, caplo
 
 
 async def test_blank_city_is_refused_before_any_request(service, client):
-    for city in ("", "   ", None):
+    for city in ("", "   ", "\t\n", None, 42):
         with pytest.raises(ValueError, match="city must be a non-empty name"):
             await client.get_forecast(city)
     assert [] == service.requests
@@ -163,6 +203,82 @@ def test_all_errors_share_a_base_and_the_retryable_ones_say_so():
 
 
 # %% 01_http_client.ipynb, cell 37
+@pytest.mark.parametrize("how", ["reset", "close"])
+async def test_a_connection_dropped_before_the_answer_is_unavailable(dropping_server, how):
+    dropping_server.how = how
+    async with WeatherClient(dropping_server.url, api_key=API_KEY) as client:
+        with pytest.raises(WeatherUnavailable, match=rf"^cannot reach the weather service at {dropping_server.url}: "):
+            await client.get_forecast("Oslo")
+
+
+async def test_a_body_cut_short_is_unavailable(client):
+    """aiohttp reports this one as ClientPayloadError, which is not a ClientConnectionError."""
+    with pytest.raises(WeatherUnavailable, match=r"^the weather service closed the connection mid-answer for 'Cut'$"):
+        await client.get_forecast("Cut")
+
+
+async def test_a_body_that_stops_arriving_times_out(service):
+    async with WeatherClient(service.url, api_key=API_KEY, timeout=0.1) as quick:
+        with pytest.raises(WeatherTimeout, match=r"^weather service did not answer within 0.1 s$"):
+            await quick.get_forecast("Dribble")
+
+
+@pytest.mark.parametrize(
+    ("city", "kind", "also"),
+    [
+        ("Atlantis", CityNotFound, ()),
+        ("Crash", WeatherServiceError, ()),
+        ("Garbled", BadResponse, ()),
+        ("Listed", BadResponse, ()),
+        ("Cut", WeatherUnavailable, (ConnectionError,)),
+    ],
+)
+async def test_every_failure_is_caught_by_its_documented_base(client, city, kind, also):
+    """A caller who catches WeatherError (and ConnectionError or TimeoutError for the retryable ones) misses none."""
+    with pytest.raises(WeatherError) as raised:
+        await client.get_forecast(city)
+    assert kind is type(raised.value)
+    assert all(isinstance(raised.value, base) for base in also)
+    assert not isinstance(raised.value, aiohttp.ClientError)
+
+
+# %% 01_http_client.ipynb, cell 39
+JSON_VALUES = {"string": '"mild"', "true": "true", "null": "null", "array": "[1]", "object": '{"c": 1}',
+               "integer": "-7", "float": "2.5"}  # fmt: skip
+ACCEPTED = {"temp": {"integer", "float"}, "conditions": {"string"}}
+
+
+@pytest.mark.parametrize("kind", JSON_VALUES)
+@pytest.mark.parametrize("field", ["temp", "conditions"])
+async def test_each_json_type_in_each_field(service, client, field, kind):
+    fields = {"temp": "4", "conditions": '"fog"', field: JSON_VALUES[kind]}
+    service.custom = "{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}"
+    if kind in ACCEPTED[field]:
+        forecast = await client.get_forecast("Custom")
+        assert json.loads(JSON_VALUES[kind]) == getattr(forecast, field)
+    else:
+        with pytest.raises(BadResponse, match=r"^forecast for 'Custom' has a wrong type: temp=.*, conditions=.*$"):
+            await client.get_forecast("Custom")
+
+
+@pytest.mark.parametrize("temp", ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400])
+async def test_a_temperature_that_is_not_a_finite_number_is_a_bad_response(service, client, temp):
+    service.custom = f'{{"temp": {temp}, "conditions": "odd"}}'
+    with pytest.raises(BadResponse, match=r"^forecast for 'Custom' has a temperature that is not a finite number: "):
+        await client.get_forecast("Custom")
+
+
+@pytest.mark.parametrize(
+    ("temp", "conditions"),
+    [("-273.15", "absolute zero"), ("0", ""), ("56.7", "☀ ensoleillé, 35 °C à l'ombre"), ("-0.0", "FOG"),
+     ("1.7976931348623157e308", "the largest finite float")],
+)  # fmt: skip
+async def test_accepted_values_are_read_back_exactly(service, client, temp, conditions):
+    service.custom = json.dumps({"temp": json.loads(temp), "conditions": conditions})
+    assert Forecast("Custom", float(temp), conditions) == await client.get_forecast("Custom")
+
+
+# %% 01_http_client.ipynb, cell 41
 @pytest.mark.parametrize(
     ("base_url", "api_key", "timeout", "message"),
     [
@@ -171,9 +287,13 @@ def test_all_errors_share_a_base_and_the_retryable_ones_say_so():
         ("http://", "k", 1, "base_url must be an absolute http(s) URL, got 'http://'"),
         ("https://api.example", " ", 1, "api_key must be a non-empty string"),
         ("https://api.example", None, 1, "api_key must be a non-empty string"),
-        ("https://api.example", "k", 0, "timeout must be a positive number of seconds, got 0"),
-        ("https://api.example", "k", True, "timeout must be a positive number of seconds, got True"),
-        ("https://api.example", "k", "5", "timeout must be a positive number of seconds, got '5'"),
+        ("https://api.example", 42, 1, "api_key must be a non-empty string"),
+        ("https://api.example", "k", 0, "timeout must be a positive, finite number of seconds, got 0"),
+        ("https://api.example", "k", -1, "timeout must be a positive, finite number of seconds, got -1"),
+        ("https://api.example", "k", True, "timeout must be a positive, finite number of seconds, got True"),
+        ("https://api.example", "k", "5", "timeout must be a positive, finite number of seconds, got '5'"),
+        ("https://api.example", "k", math.nan, "timeout must be a positive, finite number of seconds, got nan"),
+        ("https://api.example", "k", math.inf, "timeout must be a positive, finite number of seconds, got inf"),
     ],
 )
 def test_invalid_settings_are_refused(base_url, api_key, timeout, message):
@@ -192,6 +312,11 @@ async def test_client_must_be_opened_first(service):
         await client.get_forecast("Oslo")
 
 
+def test_the_smallest_and_largest_timeouts_are_accepted():
+    assert repr(WeatherClient("https://api.example", api_key=API_KEY, timeout=5e-324)).endswith("timeout=5e-324)")
+    assert repr(WeatherClient("https://api.example", api_key=API_KEY, timeout=1e308)).endswith("timeout=1e+308)")
+
+
 def test_repr_shows_where_and_how_long_but_not_the_key():
     client = WeatherClient("https://api.example/v1", api_key=API_KEY, timeout=2.5)
     assert "WeatherClient(base_url='https://api.example/v1', api_key='***', timeout=2.5)" == repr(client)
@@ -202,7 +327,7 @@ def test_default_timeout_is_ten_seconds_not_five_minutes():
     assert repr(WeatherClient("https://api.example", api_key=API_KEY)).endswith("timeout=10.0)")
 
 
-# %% 01_http_client.ipynb, cell 39
+# %% 01_http_client.ipynb, cell 43
 async def test_calls_through_one_client_share_one_connection(service, client):
     for city in ("Oslo", "Lisbon", "Oslo", "Quito"):
         await client.get_forecast(city)
@@ -219,11 +344,25 @@ async def test_a_session_passed_in_is_used_and_left_open(service):
         assert 1 == len(set(service.peers))
 
 
-# %% 01_http_client.ipynb, cell 41
+# %% 01_http_client.ipynb, cell 45
+@pytest.mark.parametrize(
+    ("city", "error"), [("BigMissing", CityNotFound), ("BigCrash", WeatherServiceError), ("BigHtml", BadResponse)]
+)
+async def test_connections_come_back_after_a_failure_with_a_large_body(service, city, error):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        async with WeatherClient(service.url, api_key=API_KEY, session=session, timeout=0.5) as client:
+            for _ in range(3):
+                with pytest.raises(error):
+                    await client.get_forecast(city)
+            assert "Oslo" == (await client.get_forecast("Oslo")).city
+    assert 4 == len(service.requests)
+
+
+# %% 01_http_client.ipynb, cell 47
 async def test_key_appears_in_no_error_log_or_repr(service, client, caplog):
     caplog.set_level(logging.DEBUG)
     errors = []
-    for city in ("Atlantis", "Crash", "Garbled", "Partial"):
+    for city in ("Atlantis", "Crash", "Garbled", "Partial", "Cut"):
         with pytest.raises(WeatherError) as raised:
             await client.get_forecast(city)
         errors.append(raised.value)
@@ -231,13 +370,13 @@ async def test_key_appears_in_no_error_log_or_repr(service, client, caplog):
         with pytest.raises(WeatherTimeout) as raised:
             await quick.get_forecast("Slow")
         errors.append(raised.value)
-    assert 5 == len(errors)
+    assert 6 == len(errors)
     texts = [repr(client), caplog.text] + [f"{e} {e!r} {e.__cause__} {e.__cause__!r}" for e in errors]
     assert "GET" in caplog.text
     assert not [text for text in texts if API_KEY in text]
 
 
-# %% 01_http_client.ipynb, cell 43
+# %% 01_http_client.ipynb, cell 49
 async def test_with_mocket_the_client_and_aiohttp_still_run():
     with Mocketizer(strict_mode=True):
         answer = json.dumps({"temp": 2, "conditions": "rain"})
