@@ -20,7 +20,9 @@ KILLED = {"killed", "timeout", "segfault"}  # a timeout or a crash also means th
 
 def results() -> dict[str, str]:
     """mutant name -> status, from `mutmut results --all true`."""
-    out = subprocess.run([*MUTMUT, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [*MUTMUT, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
     statuses = {}
     for line in out.stdout.splitlines():
         name, sep, status = line.strip().rpartition(": ")
@@ -37,7 +39,8 @@ def module_of(mutant: str) -> str:
 def main() -> int:
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     started = time.perf_counter()
-    run = subprocess.run([*MUTMUT, "run"], cwd=ROOT, capture_output=True, text=True)
+    # Bounded: mutmut gives each mutant its own timeout, and this is the backstop for mutmut itself.
+    run = subprocess.run([*MUTMUT, "run"], cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
     if run.returncode != 0:
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
         return run.returncode
@@ -63,7 +66,8 @@ def main() -> int:
                 continue
             print(f"\n{module}: {len(names)} {status}")
             for name in sorted(names):
-                diff = subprocess.run([*MUTMUT, "show", name], cwd=ROOT, capture_output=True, text=True).stdout
+                diff = subprocess.run([*MUTMUT, "show", name], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                diff = diff.stdout
                 changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
                 print(f"  {name}")
                 print("\n".join(f"      {line.strip()}" for line in changed))

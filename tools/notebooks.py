@@ -132,7 +132,7 @@ def _refuse_duplicate_definitions(source: str, notebook: Path) -> None:
 
 
 def _ruff(*args: str | Path) -> None:
-    subprocess.run([sys.executable, "-m", "ruff", *map(str, args)], check=True)
+    subprocess.run([sys.executable, "-m", "ruff", *map(str, args)], check=True, timeout=120)
 
 
 def export(root: Path) -> list[Path]:

@@ -96,6 +96,14 @@ def _earliest(*moments: float | None) -> float | None:
     return min(known) if known else None
 
 
+def _out_of_time(limit: asyncio.Timeout, stop_at: float | None, give_up_at: float | None, resume_at: float) -> bool:
+    """Whether the deadline has come, or would before the next attempt. A loop may run a timer up to its
+    clock's resolution early, so the deadline's own timer having fired counts, whatever loop.time() says."""
+    if give_up_at is None:
+        return False
+    return (limit.expired() and stop_at == give_up_at) or resume_at >= give_up_at
+
+
 # %% ../../notebooks/06_retry.ipynb #06ret018
 async def retry(
     operation: Callable[[], Awaitable[_T]],
@@ -122,11 +130,11 @@ async def retry(
     for pause in chain(pauses, [None]):  # None: the last attempt, after which nobody waits
         stop_at = _earliest(give_up_at, None if attempt_timeout is None else loop.time() + attempt_timeout)
         try:
-            async with asyncio.timeout_at(stop_at):
+            async with asyncio.timeout_at(stop_at) as limit:
                 return await operation()
         except retry_on as error:
             errors.append(error)
-        if pause is None or (give_up_at is not None and loop.time() + pause >= give_up_at):
+        if pause is None or _out_of_time(limit, stop_at, give_up_at, resume_at=loop.time() + pause):
             break
         await asyncio.sleep(pause)
     raise RetryError(errors) from errors[-1]

@@ -4,8 +4,12 @@
 # Edit the notebook, then run `make export`.
 
 import asyncio
+import inspect
 import itertools
 import math
+import random
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,7 +19,7 @@ from hypothesis import strategies as st
 from async_cookbook.retry import DEFAULT_RETRY_ON, RetryError, backoff, retry, retrying
 
 
-# %% 06_retry.ipynb, cell 32
+# %% 06_retry.ipynb, cell 33
 class Recorder:
     """An operation that raises the given outcomes in turn (or returns them), noting the loop's clock."""
 
@@ -35,7 +39,7 @@ def gaps(moments):
     return [later - earlier for earlier, later in itertools.pairwise(moments)]
 
 
-# %% 06_retry.ipynb, cell 33
+# %% 06_retry.ipynb, cell 34
 @pytest.mark.looptime
 async def test_pauses_double_from_base_delay_up_to_max_delay():
     """Without jitter the pauses are exactly 1, 2, 4, 8, then capped at 10."""
@@ -64,7 +68,7 @@ async def test_jitter_shortens_each_pause_by_its_share_of_the_random_draw():
     assert [1.5, 3.0] == pytest.approx(gaps(operation.moments))
 
 
-# %% 06_retry.ipynb, cell 35
+# %% 06_retry.ipynb, cell 36
 @pytest.mark.looptime
 async def test_a_minute_of_backoff_takes_no_real_time():
     loop = asyncio.get_running_loop()
@@ -75,7 +79,7 @@ async def test_a_minute_of_backoff_takes_no_real_time():
     assert time.perf_counter() - started_wall < 1.0
 
 
-# %% 06_retry.ipynb, cell 37
+# %% 06_retry.ipynb, cell 38
 @pytest.mark.looptime
 async def test_other_errors_are_raised_at_once():
     loop = asyncio.get_running_loop()
@@ -109,7 +113,26 @@ async def test_cancelling_during_a_pause_stops_the_retries():
     assert 1 == len(operation.moments)
 
 
-# %% 06_retry.ipynb, cell 39
+@pytest.mark.looptime
+async def test_cancelling_during_an_attempt_stops_the_retries():
+    started = asyncio.Event()
+    calls = []
+
+    async def slow():
+        calls.append(1)
+        started.set()
+        await asyncio.Event().wait()
+
+    caller = asyncio.create_task(retry(slow, attempts=5, base_delay=1, attempt_timeout=100))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(3600)  # virtual
+    assert [1] == calls
+
+
+# %% 06_retry.ipynb, cell 40
 @pytest.mark.looptime
 async def test_attempt_timeout_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
@@ -150,7 +173,24 @@ async def test_deadline_cuts_off_a_hanging_attempt():
     assert isinstance(raised.value.__cause__, TimeoutError)
 
 
-# %% 06_retry.ipynb, cell 41
+@pytest.mark.looptime
+async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
+    """Found by the property below: looptime rounds its clock to a microsecond, so the deadline's timer
+    fired when loop.time() was a hair short of the deadline, and with no pause one more attempt began."""
+    loop = asyncio.get_running_loop()
+    starts = []
+
+    async def hangs():
+        starts.append(loop.time())
+        await asyncio.Event().wait()
+
+    with pytest.raises(RetryError) as raised:
+        await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
+    assert [0] == starts
+    assert 1 == raised.value.attempts
+
+
+# %% 06_retry.ipynb, cell 42
 @pytest.mark.looptime
 async def test_retry_error_keeps_every_failure_and_chains_the_last():
     first, second, third = ConnectionError("a"), TimeoutError("b"), ConnectionError("c")
@@ -231,7 +271,7 @@ def test_wrong_kinds_of_argument_raise_type_errors():
         backoff(3, base_delay=1, max_delay=0.5)
 
 
-# %% 06_retry.ipynb, cell 43
+# %% 06_retry.ipynb, cell 44
 @pytest.mark.looptime
 async def test_decorated_function_is_retried_with_its_options():
     calls = []
@@ -312,7 +352,7 @@ async def test_decorator_defaults_match_retry_defaults():
     assert [0, 0.05, 0.15] == pytest.approx(calls)
 
 
-# %% 06_retry.ipynb, cell 45
+# %% 06_retry.ipynb, cell 46
 @settings(max_examples=150, deadline=None)
 @given(
     attempts=st.integers(1, 8),
@@ -401,3 +441,88 @@ async def test_time_limits_hold_for_any_combination_of_options(
     assert gave_up_at == pytest.approx(loop.time() - started, abs=1e-5)
     assert deadline is None or loop.time() - started <= deadline + 1e-5
     assert len(starts) == raised.value.attempts
+
+
+# %% 06_retry.ipynb, cell 48
+class CountingRandom:
+    """A seeded random source that counts its draws."""
+
+    def __init__(self, seed):
+        self._random, self.draws = random.Random(seed), 0
+
+    def __call__(self):
+        self.draws += 1
+        return self._random.random()
+
+
+@pytest.mark.looptime
+async def test_each_pause_takes_a_fresh_draw_and_each_call_its_own():
+    source = CountingRandom(7)
+    first, second = Recorder(ConnectionError("refused")), Recorder(ConnectionError("refused"))
+    for operation in (first, second):
+        with pytest.raises(RetryError):
+            await retry(operation, attempts=4, base_delay=1, max_delay=1, jitter=1, random=source)
+    assert 6 == source.draws
+    assert 6 == len(set(gaps(first.moments) + gaps(second.moments)))  # six pauses, six different lengths
+
+
+def test_the_default_random_source_differs_between_processes():
+    """All three take Python's global generator by default, which every process seeds afresh."""
+    code = "from async_cookbook.retry import backoff; print(list(backoff(5)))"
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] != runs[1]
+    for function in (backoff, retry, retrying):
+        assert inspect.signature(function).parameters["random"].default is random.random
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_jitter_spreads_pauses_evenly_over_their_range(seed):
+    """jitter 0.5 on a 1 s pause: uniform over (0.5, 1]. Each quarter of the range gets 500 of 2000 draws,
+    give or take five standard deviations (about 19 each)."""
+    draw = random.Random(seed).random
+    pauses = [next(backoff(2, base_delay=1, jitter=0.5, random=draw)) for _ in range(2000)]
+    assert all(0.5 < pause <= 1 for pause in pauses)
+    counts = [sum(low < pause <= low + 0.125 for pause in pauses) for low in (0.5, 0.625, 0.75, 0.875)]
+    assert all(400 <= count <= 600 for count in counts), counts
+
+
+@pytest.mark.looptime(start=1e6)
+async def test_far_from_zero_the_schedule_and_limits_are_unchanged():
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert 1e6 <= started
+    operation = Recorder(ConnectionError("refused"))
+    with pytest.raises(RetryError) as raised:
+        await retry(operation, attempts=10, base_delay=1, jitter=0, deadline=7, attempt_timeout=5)
+    assert [0, 1, 3] == pytest.approx([moment - started for moment in operation.moments], abs=1e-6)
+    assert 3 == raised.value.attempts
+
+
+async def test_on_the_real_clock_pauses_are_never_shorter_than_asked():
+    operation = Recorder(ConnectionError("refused"))
+    with pytest.raises(RetryError) as raised:
+        await retry(operation, attempts=4, base_delay=0.005, jitter=0, deadline=5)
+    assert 4 == raised.value.attempts  # a deadline read as a moment would have stopped after one
+    assert all(pause >= asked for pause, asked in zip(gaps(operation.moments), [0.005, 0.01, 0.02], strict=True))
+
+
+async def test_on_the_real_clock_an_attempt_timeout_lasts_its_full_time():
+    loop = asyncio.get_running_loop()
+    spans = []
+
+    async def hangs():
+        start = loop.time()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            spans.append(loop.time() - start)
+
+    with pytest.raises(RetryError) as raised:
+        await retry(hangs, attempts=2, base_delay=0, attempt_timeout=0.01, deadline=5)
+    assert all(isinstance(error, TimeoutError) for error in raised.value.errors)
+    assert 2 == len(spans)
+    assert all(span >= 0.01 for span in spans), spans

@@ -12,7 +12,7 @@ import pytest
 from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserError, UserRepository
 
 
-# %% 02_postgres_repository.ipynb, cell 27
+# %% 02_postgres_repository.ipynb, cell 28
 @pytest.fixture(scope="session")
 def postgres_schema():
     return SCHEMA
@@ -27,7 +27,7 @@ async def count_users(pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 28
+# %% 02_postgres_repository.ipynb, cell 29
 async def test_created_user_can_be_read_back(repository):
     created = await repository.create("Ada Lovelace", "ada@example.com")
     assert User(created.id, "Ada Lovelace", "ada@example.com") == created
@@ -42,7 +42,7 @@ async def test_each_test_starts_from_an_empty_table(postgres_pool):
     assert 0 == await count_users(postgres_pool)
 
 
-# %% 02_postgres_repository.ipynb, cell 30
+# %% 02_postgres_repository.ipynb, cell 31
 async def test_duplicate_email_is_refused_and_nothing_is_inserted(repository, postgres_pool):
     first = await repository.create("Ada", "ada@example.com")
     with pytest.raises(DuplicateEmail, match=r"^email already registered: 'ADA@Example.com'$") as raised:
@@ -84,6 +84,20 @@ async def test_a_limit_out_of_range_is_refused(repository, limit):
 
 
 # %% 02_postgres_repository.ipynb, cell 32
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Ada.Lovelace@Example.COM", "ada.lovelace@example.com"), ("ÄDA@example.com", "äda@EXAMPLE.com"),
+     ("ΣΟΦΙΑ@example.com", "σοφια@example.com")],
+)  # fmt: skip
+async def test_emails_are_stored_as_given_and_compared_without_case(repository, postgres_pool, first, second):
+    stored = await repository.create("First", first)
+    assert first == stored.email == (await repository.get_by_id(stored.id)).email
+    with pytest.raises(DuplicateEmail, match=f"^email already registered: {re.escape(repr(second))}$"):
+        await repository.create("Second", second)
+    assert 1 == await count_users(postgres_pool)
+
+
+# %% 02_postgres_repository.ipynb, cell 34
 async def test_concurrent_creates_get_distinct_ids(repository, postgres_pool):
     users = await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(20)))
     assert 20 == len({user.id for user in users})
@@ -105,7 +119,7 @@ async def test_surrounding_spaces_are_trimmed(repository):
     assert ("Ada", "ada@example.com") == (user.name, user.email)
 
 
-# %% 02_postgres_repository.ipynb, cell 34
+# %% 02_postgres_repository.ipynb, cell 36
 async def test_concurrent_creates_with_one_email_store_exactly_one(repository, postgres_pool):
     emails = ["ada@example.com", "ADA@example.com"] * 4
     results = await asyncio.gather(
@@ -125,7 +139,7 @@ async def test_concurrent_deletes_of_one_user_report_one_deletion(repository, po
     assert 0 == await count_users(postgres_pool)
 
 
-# %% 02_postgres_repository.ipynb, cell 36
+# %% 02_postgres_repository.ipynb, cell 38
 @pytest.mark.parametrize(
     ("name", "email", "message"),
     [
@@ -195,7 +209,7 @@ async def test_the_database_refuses_a_blank_name_from_any_writer(postgres_pool):
         await postgres_pool.execute("INSERT INTO users (name, email) VALUES (' ', 'x@example.com')")
 
 
-# %% 02_postgres_repository.ipynb, cell 38
+# %% 02_postgres_repository.ipynb, cell 40
 async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository, postgres_pool):
     await repository.create("Ada", "ada@example.com")
     async with postgres_pool.acquire() as connection:
@@ -209,7 +223,7 @@ async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository,
         assert 1 == await connection.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 40
+# %% 02_postgres_repository.ipynb, cell 42
 async def test_every_connection_goes_back_to_the_pool(repository, postgres_pool):
     await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(15)))
     with pytest.raises(DuplicateEmail):

@@ -29,7 +29,7 @@ from async_cookbook.weather import (
     WeatherUnavailable,
 )
 
-# %% 01_http_client.ipynb, cell 31
+# %% 01_http_client.ipynb, cell 32
 API_KEY = "k-3f9a7c1e-not-for-logs"
 BIG = "x" * (1 << 20)  # 1 MiB: more than aiohttp reads ahead, so a body left unread keeps its connection busy
 
@@ -51,6 +51,10 @@ class WeatherService:
             await self.release.wait()
         if city in ("Dribble", "Cut"):
             return await self.half_a_body(request, then_close=city == "Cut")
+        if city.startswith("Status-"):  # "Status-201": that status, with a valid forecast
+            return web.json_response({"temp": 1, "conditions": "any"}, status=int(city.removeprefix("Status-")))
+        if city.startswith("Echo-"):  # a forecast that names its city, to tell concurrent answers apart
+            return web.json_response({"temp": len(city), "conditions": city})
         answers = {
             "Atlantis": web.json_response({"error": "no such city"}, status=404),
             "Crash": web.Response(status=500, text="Internal Server Error"),
@@ -117,7 +121,7 @@ async def dropping_server():
         yield state
 
 
-# %% 01_http_client.ipynb, cell 33
+# %% 01_http_client.ipynb, cell 34
 async def test_sends_city_and_key_header_to_forecast_path(service, client, caplog):
     caplog.set_level(logging.DEBUG)
     forecast = await client.get_forecast("Oslo")
@@ -145,7 +149,7 @@ async def test_city_is_stripped_and_integer_temperatures_become_floats(service, 
     assert isinstance((await client.get_forecast("Oslo")).temp, float)
 
 
-# %% 01_http_client.ipynb, cell 35
+# %% 01_http_client.ipynb, cell 36
 async def test_unknown_city_raises_city_not_found(client):
     with pytest.raises(CityNotFound, match=r"^city not found: 'Atlantis'$"):
         await client.get_forecast("Atlantis")
@@ -202,7 +206,7 @@ def test_all_errors_share_a_base_and_the_retryable_ones_say_so():
     assert not issubclass(CityNotFound, ConnectionError | TimeoutError)
 
 
-# %% 01_http_client.ipynb, cell 37
+# %% 01_http_client.ipynb, cell 38
 @pytest.mark.parametrize("how", ["reset", "close"])
 async def test_a_connection_dropped_before_the_answer_is_unavailable(dropping_server, how):
     dropping_server.how = how
@@ -242,7 +246,7 @@ async def test_every_failure_is_caught_by_its_documented_base(client, city, kind
     assert not isinstance(raised.value, aiohttp.ClientError)
 
 
-# %% 01_http_client.ipynb, cell 39
+# %% 01_http_client.ipynb, cell 40
 JSON_VALUES = {"string": '"mild"', "true": "true", "null": "null", "array": "[1]", "object": '{"c": 1}',
                "integer": "-7", "float": "2.5"}  # fmt: skip
 ACCEPTED = {"temp": {"integer", "float"}, "conditions": {"string"}}
@@ -278,7 +282,62 @@ async def test_accepted_values_are_read_back_exactly(service, client, temp, cond
     assert Forecast("Custom", float(temp), conditions) == await client.get_forecast("Custom")
 
 
-# %% 01_http_client.ipynb, cell 41
+# %% 01_http_client.ipynb, cell 42
+@pytest.mark.parametrize("status", [200, 201, 203, 299])
+async def test_every_2xx_status_is_a_success(client, status):
+    assert 1.0 == (await client.get_forecast(f"Status-{status}")).temp
+
+
+@pytest.mark.parametrize("status", [300, 304, 399, 400, 401, 403, 429, 499, 500, 599])
+async def test_every_other_status_but_404_is_a_service_error(client, status):
+    city = f"Status-{status}"
+    with pytest.raises(WeatherServiceError, match=f"^weather service answered {status} for '{city}'$") as raised:
+        await client.get_forecast(city)
+    assert status == raised.value.status
+
+
+async def test_errors_chain_what_went_wrong_underneath(service, client):
+    causes = {}
+    for city in ("Atlantis", "Crash", "Garbled", "Truncated", "Cut"):
+        with pytest.raises(WeatherError) as raised:
+            await client.get_forecast(city)
+        causes[city] = raised.value.__cause__
+    assert {"Atlantis": None, "Crash": None, "Garbled": None} == {
+        city: causes[city] for city in ("Atlantis", "Crash", "Garbled")
+    }
+    assert isinstance(causes["Truncated"], json.JSONDecodeError)
+    assert isinstance(causes["Cut"], aiohttp.ClientPayloadError)
+    async with WeatherClient(service.url, api_key=API_KEY, timeout=0.05) as quick:
+        with pytest.raises(WeatherTimeout) as raised:
+            await quick.get_forecast("Slow")
+    assert isinstance(raised.value.__cause__, TimeoutError)
+
+
+async def test_a_refused_connection_chains_aiohttps_connector_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with WeatherClient(f"http://127.0.0.1:{port}", api_key=API_KEY) as client:
+        with pytest.raises(WeatherUnavailable) as raised:
+            await client.get_forecast("Oslo")
+    assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
+
+
+@pytest.mark.parametrize("city", ["Zürich", "東京", "São Paulo", "Saint-Étienne", "ИРКУТСК"])
+async def test_non_ascii_city_names_travel_exactly(service, client, city):
+    assert city == (await client.get_forecast(city)).city
+    assert city == service.requests[-1].query["city"]
+
+
+async def test_concurrent_calls_through_one_client_each_get_their_own_answer(service, client):
+    cities = [f"Echo-{n}" for n in range(30)]
+    forecasts = await asyncio.gather(*(client.get_forecast(city) for city in cities))
+    assert cities == [forecast.conditions for forecast in forecasts]
+    assert cities == [forecast.city for forecast in forecasts]
+    assert 30 == len(service.requests)
+
+
+# %% 01_http_client.ipynb, cell 44
 @pytest.mark.parametrize(
     ("base_url", "api_key", "timeout", "message"),
     [
@@ -327,7 +386,7 @@ def test_default_timeout_is_ten_seconds_not_five_minutes():
     assert repr(WeatherClient("https://api.example", api_key=API_KEY)).endswith("timeout=10.0)")
 
 
-# %% 01_http_client.ipynb, cell 43
+# %% 01_http_client.ipynb, cell 46
 async def test_calls_through_one_client_share_one_connection(service, client):
     for city in ("Oslo", "Lisbon", "Oslo", "Quito"):
         await client.get_forecast(city)
@@ -344,7 +403,7 @@ async def test_a_session_passed_in_is_used_and_left_open(service):
         assert 1 == len(set(service.peers))
 
 
-# %% 01_http_client.ipynb, cell 45
+# %% 01_http_client.ipynb, cell 48
 @pytest.mark.parametrize(
     ("city", "error"), [("BigMissing", CityNotFound), ("BigCrash", WeatherServiceError), ("BigHtml", BadResponse)]
 )
@@ -358,7 +417,7 @@ async def test_connections_come_back_after_a_failure_with_a_large_body(service, 
     assert 4 == len(service.requests)
 
 
-# %% 01_http_client.ipynb, cell 47
+# %% 01_http_client.ipynb, cell 50
 async def test_key_appears_in_no_error_log_or_repr(service, client, caplog):
     caplog.set_level(logging.DEBUG)
     errors = []
@@ -374,9 +433,12 @@ async def test_key_appears_in_no_error_log_or_repr(service, client, caplog):
     texts = [repr(client), caplog.text] + [f"{e} {e!r} {e.__cause__} {e.__cause__!r}" for e in errors]
     assert "GET" in caplog.text
     assert not [text for text in texts if API_KEY in text]
+    mine = [record for record in caplog.records if not record.name.startswith("aiohttp")]  # the client's own
+    assert 6 == len(mine)  # one line per request, each at DEBUG: failures are the caller's to log
+    assert {logging.DEBUG} == {record.levelno for record in mine}
 
 
-# %% 01_http_client.ipynb, cell 49
+# %% 01_http_client.ipynb, cell 52
 async def test_with_mocket_the_client_and_aiohttp_still_run():
     with Mocketizer(strict_mode=True):
         answer = json.dumps({"temp": 2, "conditions": "rain"})
