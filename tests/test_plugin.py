@@ -6,12 +6,13 @@ One run, because a pytest start-up costs seconds here. It runs in a subprocess, 
 timeout of its own, so that a broken timeout fails this suite instead of hanging it.
 """
 
+import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from async_cookbook.testing.processes import run
+from async_cookbook.testing.processes import run, spawn
 
 SAMPLE = """
 import asyncio
@@ -138,6 +139,7 @@ asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 asyncio_default_test_loop_scope = function
 async_test_timeout = 0.3
+async_leak_check = true
 filterwarnings = error
 timeout_method = thread
 """
@@ -263,3 +265,63 @@ def test_blocking_sync_test_is_ended_by_the_backstop(tmp_path: Path, isolated_py
     assert "Stack of MainThread" in said
     assert 'test_blocks.py", line 8, in test_blocks_without_awaiting' in said
     assert "test_never_reached" not in said
+
+
+# A project that never asked for the plugin: it is installed (the entry point loads it), nothing is configured.
+SCRATCH = """
+import asyncio
+
+
+async def finish_later():
+    await asyncio.sleep(0.01)
+
+
+async def test_waits_half_a_second():
+    await asyncio.sleep(0.5)
+
+
+async def test_starts_a_short_background_task():
+    asyncio.get_running_loop().create_task(finish_later())
+"""
+SCRATCH_INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+SCRATCH_RUNS = {
+    "without the plugin": ["-p", "no:async_cookbook"],
+    "installed, nothing configured": [],
+    "turned on with -o": ["-o", "async_test_timeout=0.2", "-o", "async_leak_check=true"],
+}
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> dict[str, str]:
+    """The scratch project's suite run three ways, side by side; what each printed."""
+    folder = tmp_path_factory.mktemp("scratch")
+    (folder / "pytest.ini").write_text(SCRATCH_INI)
+    (folder / "test_scratch.py").write_text(textwrap.dedent(SCRATCH))
+    runs = {
+        name: spawn([*isolated_pytest, "-rA", *options, str(folder)], cwd=folder, stdout=subprocess.PIPE, text=True)
+        for name, options in SCRATCH_RUNS.items()
+    }
+    try:
+        return {name: run.communicate(timeout=60)[0] for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+
+
+def test_installed_but_not_configured_changes_no_outcome(scratch: dict[str, str]) -> None:
+    for name in ("without the plugin", "installed, nothing configured"):
+        assert {"PASSED"} == outcome(scratch[name], "test_waits_half_a_second"), name
+        assert {"PASSED"} == outcome(scratch[name], "test_starts_a_short_background_task"), name
+    assert "AsyncTestTimeout" not in scratch["installed, nothing configured"]
+    assert "LeakedTasksError" not in scratch["installed, nothing configured"]
+
+
+def test_the_checks_apply_once_turned_on(scratch: dict[str, str]) -> None:
+    """The same suite, with both options given on the command line: the checks work, so the test above can fail."""
+    report = scratch["turned on with -o"]
+    assert {"FAILED"} == outcome(report, "test_waits_half_a_second")
+    assert "test_waits_half_a_second did not finish within its 0.2 s timeout" in report
+    assert {"PASSED", "ERROR"} == outcome(report, "test_starts_a_short_background_task")
+    assert "LeakedTasksError: test_starts_a_short_background_task left 1 task(s) running" in report

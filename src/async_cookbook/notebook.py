@@ -30,6 +30,9 @@ INNER_PYTEST_OPTIONS = (
     "-p", "no:cacheprovider",
     "-p", "no:randomly",  # a cell's tests run in the order they are written, as the reader sees them
     "-p", "async_cookbook.notebook",  # this module: collects failure text for InlineTestsFailed
+    # the cookbook plugin's checks, which are off until a project turns them on: a notebook always does
+    "-o", "async_test_timeout=5",
+    "-o", "async_leak_check=true",
 )  # fmt: skip
 
 _failures: list[str] = []

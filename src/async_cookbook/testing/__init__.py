@@ -1,13 +1,19 @@
-"""The cookbook's pytest plugin: what every recipe's tests need.
+"""The cookbook's pytest plugin: checks that make async tests fail honestly, and a real PostgreSQL.
 
-Registered through the ``pytest11`` entry point ``async_cookbook``, so the pytest in ``tests/``
-and the pytest that ipytest starts inside a notebook's kernel both load it.
+Registered through the ``pytest11`` entry point ``async_cookbook``, so it is loaded wherever the
+package is installed. Installing it changes no test's outcome: each check is off until a project
+turns it on, in its pytest configuration (``[tool.pytest.ini_options]``, ``pytest.ini``) or with
+``-o`` on the command line. This repository turns both on; a notebook gets them from
+:func:`async_cookbook.notebook.setup`.
 
-- Every async test is bounded by a wall-clock timeout (``async_test_timeout`` in the pytest
-  config, ``@pytest.mark.async_timeout(seconds)`` per test). It fails the test by name and leaves
-  the process alive: a notebook's kernel survives a hanging test.
-- An async test that leaves tasks running after its fixtures are torn down fails, naming them.
-- The PostgreSQL fixtures live in :mod:`async_cookbook.testing.postgres`.
+- ``async_test_timeout = <seconds>``: every async test, and each async fixture's setup and teardown,
+  fails by name after that much wall-clock time, showing the ``await`` that never returned; the
+  process lives on (a notebook's kernel survives). ``@pytest.mark.async_timeout(seconds)`` sets or
+  overrides it for one test, and works without the option.
+- ``async_leak_check = true``: an async test that leaves tasks running once its fixtures are torn
+  down fails, naming them.
+- The PostgreSQL fixtures (``postgres``, ``postgres_schema``, ``postgres_dsn``, ``postgres_pool``)
+  are always available: :mod:`async_cookbook.testing.postgres`.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ from async_cookbook.testing.postgres import postgres, postgres_dsn, postgres_poo
 
 __all__ = ["AsyncTestTimeout", "LeakedTasksError"]
 
-_DEFAULT_TIMEOUT = "5"
 _LEAK_CHECK = "_async_cookbook_no_leaked_tasks"
 _TIMEOUT = pytest.StashKey[float]()
 
@@ -45,12 +50,25 @@ class LeakedTasksError(AssertionError):
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "async_test_timeout",
-        "Wall-clock seconds an async test may run before it fails (async_cookbook)",
-        default=_DEFAULT_TIMEOUT,
+        "Wall-clock seconds an async test, and each async fixture's setup and teardown, may run (async_cookbook). "
+        "Unset: no timeout but the async_timeout marker's",
+        default="",
+    )
+    parser.addini(
+        "async_leak_check",
+        "Fail an async test that leaves tasks running after its fixtures are torn down (async_cookbook)",
+        type="bool",
+        default=False,
     )
 
 
+def _leak_check_on(config: pytest.Config) -> bool:
+    return bool(config.getini("async_leak_check"))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if not (_leak_check_on(session.config) or _ini_timeout(session.config)):
+        return  # nothing turned on: leave the process's event loop state as it is
     # looptime 0.9 asks the policy for the current loop before every test, sync ones too. On Python < 3.12,
     # in the main thread with no loop set, that silently creates a loop nobody closes, and a later test
     # fails on "unclosed event loop". Saying "there is no current loop" makes the policy raise instead,
@@ -68,18 +86,20 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Read (and check) the test's timeout before any fixture runs: its async fixtures are bounded by it too.
-    if is_async_test(item):
-        item.stash[_TIMEOUT] = _timeout_for(item)
+    if is_async_test(item) and (seconds := _timeout_for(item)) is not None:
+        item.stash[_TIMEOUT] = seconds
 
 
-def _ini_timeout(config: pytest.Config) -> float:
-    return _seconds(config.getini("async_test_timeout"), "async_test_timeout")
+def _ini_timeout(config: pytest.Config) -> float | None:
+    raw = config.getini("async_test_timeout")
+    return _seconds(raw, "async_test_timeout") if str(raw).strip() else None
 
 
-def _timeout_for(item: pytest.Item) -> float:
+def _timeout_for(item: pytest.Item) -> float | None:
     marker = item.get_closest_marker("async_timeout")
-    raw = marker.args[0] if marker and marker.args else item.config.getini("async_test_timeout")
-    return _seconds(raw, item.nodeid)
+    if marker and marker.args:
+        return _seconds(marker.args[0], item.nodeid)
+    return _ini_timeout(item.config)
 
 
 def _seconds(raw: object, where: str) -> float:
@@ -185,6 +205,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
     item = getattr(request, "_pyfuncitem", None)
     seconds = item.stash.get(_TIMEOUT, None) if item is not None else None
     seconds = seconds or _ini_timeout(request.config)
+    if seconds is None:
+        return (yield)
     bound = resolve_fixture_function(fixturedef, request)  # a fixture defined in a test class gets its instance
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fixturedef, "func", _bounded_fixture(bound, seconds, fixturedef.argname))
@@ -194,7 +216,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     __tracebackhide__ = True
-    if not (is_async_test(item) and inspect.iscoroutinefunction(item.obj)):
+    if not (is_async_test(item) and inspect.iscoroutinefunction(item.obj) and _TIMEOUT in item.stash):
         return (yield)
     original = item.obj
     item.obj = _bounded(original, item.stash[_TIMEOUT], item.name)
@@ -210,7 +232,9 @@ def _runs_on_function_loop(item: pytest.Item) -> bool:
     return (scope or item.config.getini("asyncio_default_test_loop_scope") or "function") == "function"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _leak_check_on(config):
+        return
     # First in the list: set up before the test's other fixtures, so torn down after them.
     for item in items:
         if is_async_test(item) and _runs_on_function_loop(item) and _LEAK_CHECK not in item.fixturenames:
