@@ -13,7 +13,7 @@ PYTEST_PATHS ?= tests notebooks
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
 
-.PHONY: lab test pytest export check-export lint mutation bench clean
+.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -45,5 +45,8 @@ mutation: $(STAMP)  ## mutation-test src/async_cookbook with tests/, score per m
 bench: $(STAMP)  ## wall time and simulated (loop) time of each recipe's suite
 	$(PYTHON) tools/bench.py
 
+plugin-check: $(STAMP)  ## the test plugin on other projects' suites, from PyPI: outcomes without and with it
+	$(PYTHON) tools/plugin_check.py
+
 clean:
-	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis .cache
