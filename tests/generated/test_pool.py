@@ -68,7 +68,7 @@ def start_acquire(pool: Pool, **options) -> asyncio.Task:
 
 async def until(condition) -> None:
     """Let other tasks run until `condition()` holds (bounded by the test's own timeout)."""
-    while not condition():
+    while not condition():  # noqa: ASYNC110 (one loop turn at a time on a public counter, as psycopg_pool's tests do)
         await asyncio.sleep(0)
 
 
@@ -113,10 +113,12 @@ class Fake:
 
 class Fakes:
     """In-memory connections for tests in virtual time. `open` holds those not closed; set `error` or
-    `hang` to make the next connects fail or never finish, `delay` to make them take that long."""
+    `hang` to make the next connects fail or never finish, `delay` or `close_delay` to make connecting or
+    closing take that long, `close_error` to make closing raise."""
 
     def __init__(self) -> None:
-        self.open, self.made, self.error, self.hang, self.delay = set(), 0, None, False, 0.0
+        self.open, self.made, self.error, self.hang, self.delay, self.close_delay = set(), 0, None, False, 0.0, 0.0
+        self.close_error = None
 
     async def connect(self) -> Fake:
         error, hang = self.error, self.hang  # as they were when this connect began
@@ -130,8 +132,11 @@ class Fakes:
         return fake
 
     async def close(self, fake: Fake) -> None:
+        await asyncio.sleep(self.close_delay)
         fake.closed = True
         self.open.discard(fake)
+        if self.close_error is not None:  # closed, but said so with an error, as a socket reset can
+            raise self.close_error
 
 
 @pytest.fixture
@@ -260,10 +265,36 @@ async def test_a_factory_error_reaches_the_caller_and_frees_its_slot(fakes, fake
     second = start_acquire(pool)  # queued behind the connect in progress
     await until(lambda: pool.waiting == 1)
     fakes.error = None  # the next connect works
-    with pytest.raises(OSError, match="^connection refused$"):
+    with pytest.raises(OSError, match=r"^connection refused$"):
         await first
     lease = await second  # the failed connect's slot went to it
     assert (1, 1, 1) == (pool.size, pool.lent, lease.connection.number)
+    await lease.release()
+
+
+@pytest.mark.looptime
+async def test_a_timeout_error_of_the_factorys_own_is_not_the_pools(fakes, fake_pool):
+    pool = fake_pool(max_size=1)
+    fakes.error = TimeoutError("the server did not answer the handshake")
+    with pytest.raises(TimeoutError, match=r"^the server did not answer the handshake$") as raised:
+        await pool.acquire()
+    assert not isinstance(raised.value, PoolTimeout)
+    assert (0, 0) == (pool.size, pool.lent)
+
+
+@pytest.mark.looptime
+async def test_default_connect_timeout_and_grace_are_ten_seconds(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1)
+    fakes.hang = True
+    with pytest.raises(PoolTimeout, match=r"^connect\(\) did not finish within 10.0 s$"):
+        await pool.acquire()
+    assert 10 == pytest.approx(loop.time())
+    fakes.hang = False
+    lease = await pool.acquire()
+    await pool.close()  # the lease is never given back in time
+    assert 20 == pytest.approx(loop.time())
+    assert lease.connection.closed
     await lease.release()
 
 
@@ -361,7 +392,8 @@ async def test_an_unhealthy_idle_connection_is_replaced(echo, make_pool, verdict
     first.broken = True  # as if the server had dropped it while it was idle
     async with pool.acquire() as second:
         assert b"p" == await second.ping()
-    assert first.closed and not second.closed
+    assert first.closed
+    assert not second.closed
     assert (1, 2) == (pool.size, echo.accepted)
 
 
@@ -406,7 +438,8 @@ def test_bad_sizes_are_refused(size, error, message):
 )  # fmt: skip
 async def test_bad_durations_are_refused(make_pool, name, value, error, shown):
     kind = "positive and finite" if error is ValueError else "a number of seconds or None"
-    with pytest.raises(error, match=f"^{name} must be {kind}, got {re.escape(shown)}$"):
+
+    async def attempt():
         if name == "connect_timeout":
             make_pool(connect_timeout=value)
         elif name == "timeout":
@@ -414,12 +447,71 @@ async def test_bad_durations_are_refused(make_pool, name, value, error, shown):
         else:
             await make_pool().close(grace=value)
 
+    with pytest.raises(error, match=f"^{name} must be {kind}, got {re.escape(shown)}$"):
+        await attempt()
+
+
+async def test_a_healthy_idle_connection_is_reused(echo, make_pool):
+    checked = []
+
+    async def check(connection):
+        checked.append(connection)
+        return True
+
+    pool = make_pool(max_size=1, check=check)
+    async with pool.acquire() as first:
+        pass
+    async with pool.acquire() as second:
+        assert b"p" == await second.ping()
+    assert second is first
+    assert [first] == checked  # a new connection is not checked, an idle one is
+    assert 1 == echo.accepted
+
+
+@pytest.mark.looptime
+async def test_cancelled_during_a_health_check_the_connection_stays_in_the_pool(fake_pool):
+    checking = asyncio.Event()
+
+    async def slow_check(connection):
+        checking.set()
+        await asyncio.sleep(10)
+        return True
+
+    pool = fake_pool(max_size=1, check=slow_check)
+    async with pool.acquire():
+        pass
+    task = start_acquire(pool)
+    await checking.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (1, 1, 0) == (pool.size, pool.idle, pool.lent)
+
+
+@pytest.mark.looptime
+async def test_repr_and_counters_describe_the_pool(fake_pool):
+    pool = fake_pool(max_size=2)
+    assert "<Pool open size=0/2 lent=0 idle=0 waiting=0>" == repr(pool)
+    assert (False, 2) == (pool.closed, pool.max_size)
+    assert pool.closed is False
+    lease = await pool.acquire()
+    assert "<Lease of <Fake 1>>" == repr(lease)
+    assert "<Pool open size=1/2 lent=1 idle=0 waiting=0>" == repr(pool)
+    await pool.release(lease)  # the pool's own default: keep the connection
+    assert "<Lease of <Fake 1> (released)>" == repr(lease)
+    assert "<Pool open size=1/2 lent=0 idle=1 waiting=0>" == repr(pool)
+    async with pool.acquire() as connection:
+        assert 1 == connection.number
+    await pool.close()
+    assert "<Pool closed size=0/2 lent=0 idle=0 waiting=0>" == repr(pool)
+    assert pool.closed is True
+
 
 # %% 05_connection_pool.ipynb, cell 38
 async def test_acquire_after_close_is_refused(make_pool):
     pool = make_pool()
     await pool.close()
-    with pytest.raises(PoolClosed, match="^the pool is closed$"):
+    with pytest.raises(PoolClosed, match=r"^the pool is closed$"):
         await pool.acquire()
     assert pool.closed
 
@@ -430,7 +522,7 @@ async def test_close_fails_the_waiting_callers(echo, make_pool):
     queued = start_acquire(pool)
     await until(lambda: pool.waiting == 1)
     closing = asyncio.create_task(pool.close())
-    with pytest.raises(PoolClosed, match="^the pool was closed while waiting for a connection$"):
+    with pytest.raises(PoolClosed, match=r"^the pool was closed while waiting for a connection$"):
         await queued
     await holder.release()  # given back after close began: closed, not kept
     await closing
@@ -462,7 +554,8 @@ async def test_close_waits_for_lent_connections_up_to_its_grace(fakes, fake_pool
     returns = asyncio.gather(give_back_after(early, 1), give_back_after(late, 60))
     await pool.close(grace=5)
     assert 5 == pytest.approx(loop.time())  # it waited for `early`, then gave up on `late`
-    assert early.connection.closed and late.connection.closed
+    assert early.connection.closed
+    assert late.connection.closed
     assert set() == fakes.open
     await returns  # `late` comes back at 60 s to a connection already closed: no error, nothing reopened
     assert (0, 0) == (pool.size, pool.lent)
@@ -491,6 +584,56 @@ async def test_close_waits_for_a_connection_lent_again_from_idle(fakes, fake_poo
     assert 2 == pytest.approx(loop.time())
     assert lease.connection.closed
     await lease.release()
+
+
+@pytest.mark.looptime
+async def test_closed_while_a_connection_is_being_opened(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1)
+    fakes.delay = 5
+    opening = start_acquire(pool)
+    await until(lambda: pool.size == 1)
+    await pool.close(grace=1)
+    assert 1 == pytest.approx(loop.time())
+    with pytest.raises(PoolClosed, match=r"^the pool was closed while a connection was being opened$"):
+        await opening
+    assert set() == fakes.open
+    assert 0 == pool.size
+
+
+@pytest.mark.looptime
+async def test_discarded_connections_keep_their_slots_until_closed(fakes, fake_pool):
+    pool = fake_pool(max_size=2)
+    fakes.close_delay = 1
+    first, second = await pool.acquire(), await pool.acquire()
+    both = asyncio.gather(first.release(discard=True), second.release(discard=True))
+    await until(lambda: pool.lent == 0)
+    assert 2 == pool.size  # still closing: never a third connection while two are open
+    await both
+    assert 0 == pool.size
+    again = [await pool.acquire(), await pool.acquire()]
+    assert 2 == pool.size
+    for lease in again:
+        await lease.release()
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize("close_error", [None, ConnectionResetError("reset while closing")])
+async def test_cancelled_while_discarding_the_slot_is_freed(fakes, fake_pool, close_error):
+    """However the close ends, the caller's cancellation is what it sees, and the slot is free."""
+    pool = fake_pool(max_size=1)
+    fakes.close_delay, fakes.close_error = 5, close_error
+    lease = await pool.acquire()
+    releasing = asyncio.create_task(lease.release(discard=True))
+    await until(lambda: pool.lent == 0)
+    releasing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await releasing  # it finishes closing the connection first: a close cut short would leave it open
+    assert lease.connection.closed
+    assert 0 == pool.size
+    fakes.close_delay, fakes.close_error = 0, None
+    async with pool.acquire(timeout=1) as connection:
+        assert 2 == connection.number
 
 
 # %% 05_connection_pool.ipynb, cell 40
