@@ -24,30 +24,28 @@ class Output:
                 self._queue.put(line)
         self._queue.put(None)
 
+    def _next(self, timeout: float, waiting_for: str) -> str | None:
+        """The next line, or None once the output has ended; AssertionError, with all output, after
+        `timeout` seconds without one."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"{self.name}: {waiting_for} within {timeout} s:\n{self.text()}") from None
+
     def wait_for(self, wanted: Callable[[str], bool], timeout: float) -> str:
         """The first new line for which `wanted` is true; AssertionError, with all output, if the
         output ends first or no such line comes within `timeout` seconds."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"{self.name}: no such line within {timeout} s:\n{self.text()}") from None
-            if line is None:
-                raise AssertionError(f"{self.name}: output ended before the line came:\n{self.text()}")
+        while (line := self._next(timeout, "no such line")) is not None:
             self.lines.append(line)
             if wanted(line):
                 return line
+        raise AssertionError(f"{self.name}: output ended before the line came:\n{self.text()}")
 
     def rest(self, timeout: float) -> str:
         """Everything until the output ends, which must happen within `timeout` seconds."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"{self.name}: output still open after {timeout} s:\n{self.text()}") from None
-            if line is None:
-                return self.text()
+        while (line := self._next(timeout, "output still open")) is not None:
             self.lines.append(line)
+        return self.text()
 
     def text(self) -> str:
         return "".join(self.lines)

@@ -71,11 +71,17 @@ def test_splitting_a_notebook_across_workers_is_refused() -> None:
     ) in done.stderr
 
 
-def run_order_hooks(items: list) -> list[str]:
-    """The repository conftest's reordering hook run over `items`, then its check; the node ids in the end."""
+def order_rules():
+    """The repository's root conftest.py, loaded as a module of its own."""
     spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
     rules = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rules)
+    return rules
+
+
+def run_order_hooks(items: list) -> list[str]:
+    """The repository conftest's reordering hook run over `items`, then its check; the node ids in the end."""
+    rules = order_rules()
     hook = rules.pytest_collection_modifyitems(items)
     next(hook)
     with contextlib.suppress(StopIteration):
@@ -102,11 +108,8 @@ def test_cells_go_back_together_and_in_order_where_their_notebook_began() -> Non
 )
 def test_cells_out_of_order_at_the_end_of_collection_stop_the_run(order) -> None:
     """If a plugin reorders after the repair, the run is refused rather than run wrong."""
-    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
-    rules = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rules)
     with pytest.raises(pytest.UsageError, match=r"^n\.ipynb: its cells are not in notebook order; cannot run it$"):
-        rules.pytest_collection_finish(SimpleNamespace(items=[fake(nodeid) for nodeid in order]))
+        order_rules().pytest_collection_finish(SimpleNamespace(items=[fake(nodeid) for nodeid in order]))
 
 
 def cell(source: str) -> dict:

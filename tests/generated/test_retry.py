@@ -39,6 +39,17 @@ def gaps(moments):
     return [later - earlier for earlier, later in itertools.pairwise(moments)]
 
 
+class Hangs:
+    """An operation that never finishes by itself, noting the loop's clock each time it starts."""
+
+    def __init__(self):
+        self.starts = []
+
+    async def __call__(self):
+        self.starts.append(asyncio.get_running_loop().time())
+        await asyncio.Event().wait()
+
+
 # %% 06_retry.ipynb, cell 34
 @pytest.mark.looptime
 async def test_pauses_double_from_base_delay_up_to_max_delay():
@@ -136,15 +147,10 @@ async def test_cancelling_during_an_attempt_stops_the_retries():
 @pytest.mark.looptime
 async def test_attempt_timeout_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
-    starts = []
-
-    async def hangs():
-        starts.append(loop.time())
-        await asyncio.Event().wait()
-
+    hangs = Hangs()
     with pytest.raises(RetryError) as raised:
         await retry(hangs, attempts=3, base_delay=1, jitter=0, attempt_timeout=2)
-    assert [0, 3, 7] == pytest.approx(starts)  # 2 s attempt, 1 s pause, 2 s attempt, 2 s pause
+    assert [0, 3, 7] == pytest.approx(hangs.starts)  # 2 s attempt, 1 s pause, 2 s attempt, 2 s pause
     assert 9 == pytest.approx(loop.time())
     assert all(isinstance(error, TimeoutError) for error in raised.value.errors)
 
@@ -163,12 +169,8 @@ async def test_deadline_stops_before_a_pause_that_would_overrun_it():
 @pytest.mark.looptime
 async def test_deadline_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
-
-    async def hangs():
-        await asyncio.Event().wait()
-
     with pytest.raises(RetryError) as raised:
-        await retry(hangs, attempts=3, deadline=4, attempt_timeout=10)
+        await retry(Hangs(), attempts=3, deadline=4, attempt_timeout=10)
     assert 4 == pytest.approx(loop.time())
     assert isinstance(raised.value.__cause__, TimeoutError)
 
@@ -177,16 +179,10 @@ async def test_deadline_cuts_off_a_hanging_attempt():
 async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
     """Found by the property below: looptime rounds its clock to a microsecond, so the deadline's timer
     fired when loop.time() was a hair short of the deadline, and with no pause one more attempt began."""
-    loop = asyncio.get_running_loop()
-    starts = []
-
-    async def hangs():
-        starts.append(loop.time())
-        await asyncio.Event().wait()
-
+    hangs = Hangs()
     with pytest.raises(RetryError) as raised:
         await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
-    assert [0] == starts
+    assert [0] == hangs.starts
     assert 1 == raised.value.attempts
 
 
