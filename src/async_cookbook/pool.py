@@ -219,16 +219,15 @@ class Pool(Generic[_C]):
             raise PoolClosed("the pool is closed")
         try:
             async with asyncio.timeout(wait) as limit:
-                while True:
-                    got = self._take_now()
-                    if got is None:
-                        got = await self._wait()
-                    if got is _SLOT:
-                        return await self._open()
-                    if await self._healthy(got):
-                        return got
-                    await self._discard(got, keep_slot=True)
+                got = self._take_now()
+                if got is None:
+                    got = await self._wait()
+                if got is _SLOT:
                     return await self._open()
+                if await self._healthy(got):
+                    return got
+                await self._discard(got, keep_slot=True)  # its slot is this caller's: open a new one in it
+                return await self._open()
         except TimeoutError as error:
             if not limit.expired():
                 raise

@@ -54,6 +54,11 @@ def _child_setup(parent: int) -> Callable[[], None]:
     return setup
 
 
+def _from_main_thread(name: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(f"{name}() must be called from the main thread: the child's death signal follows its thread")
+
+
 def spawn(args: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
     """:class:`subprocess.Popen` for tests: the child is sent SIGTERM if this process dies first,
     and starts with SIGINT at its default, whatever this process inherited.
@@ -61,8 +66,7 @@ def spawn(args: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
     Call it from the main thread: Linux ties the death signal to the thread that started the
     child, and a helper thread that ends would take the child with it. Raises RuntimeError otherwise.
     """
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError("spawn() must be called from the main thread: the child's death signal follows its thread")
+    _from_main_thread("spawn")
     if "preexec_fn" in popen_kwargs:
         raise TypeError("spawn() sets preexec_fn itself")
     return subprocess.Popen(args, preexec_fn=_child_setup(os.getpid()), **popen_kwargs)
@@ -71,8 +75,7 @@ def spawn(args: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
 def run(args: Sequence[str], *, timeout: float, **run_kwargs: Any) -> subprocess.CompletedProcess:
     """:func:`subprocess.run` with :func:`spawn`'s guarantees and a timeout that must be given:
     on expiry the child is killed and :class:`subprocess.TimeoutExpired` names the command."""
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError("run() must be called from the main thread: the child's death signal follows its thread")
+    _from_main_thread("run")
     return subprocess.run(args, preexec_fn=_child_setup(os.getpid()), timeout=timeout, **run_kwargs)
 
 
