@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from chat_bench import chat_bench  # tools/ is on sys.path when this file runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +110,7 @@ def main() -> int:
         print(f"{name:32} {rate:>10.0f} {p99:>12.2f}")
     ours, theirs, theirs_no_reset = (rate for _, rate, _ in results)
     print(f"ratio, same run: {ours / theirs:.2f} to asyncpg.create_pool, {ours / theirs_no_reset:.2f} without reset")
+    asyncio.run(chat_bench())
     return int(code)
 
 
