@@ -2,6 +2,8 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+FIRST_NOTEBOOK := 00_async_tests_in_notebooks.ipynb
 # JupyterLab refuses to run as root unless told to; CI machines and containers often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Notebooks run two at a time, each notebook whole on one worker (nbval's cells share a kernel).
@@ -13,26 +15,46 @@ PYTEST_PATHS ?= tests notebooks
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
 
-.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean
+.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean git-filter
 
+# One environment for reading and for contributing: the git filter below needs nbdev, and the README's
+# second command (`make test`) needs the rest, so a smaller "reader" install would be paid for twice.
 $(STAMP): pyproject.toml
+	@echo "==> Creating $(VENV) and installing the cookbook, JupyterLab and the test tools into it."
+	@echo "    First time only; a few minutes on a slow connection. pip shows what it is doing:"
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m pip install --upgrade --progress-bar on pip
+	$(PYTHON) -m pip install --progress-bar on -e '.[dev]'
+	@echo "==> Installed."
 	touch $(STAMP)
 
-lab: $(STAMP)  ## start JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+# JupyterLab's settings for this environment: no "fetch news?" question on first start.
+$(LAB_SETTINGS): tools/lab/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
+
+# Notebooks go into git without outputs (.gitattributes names this filter; tools/notebooks.py is it).
+# Outside a git clone (a downloaded archive) there is nothing to register.
+git-filter: $(STAMP)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.notebook-outputs.clean "$(PYTHON) tools/notebooks.py clean"; \
+	  git config filter.notebook-outputs.smudge cat; \
+	fi
+
+lab: $(STAMP) $(LAB_SETTINGS) git-filter  ## start JupyterLab on notebooks/, with the primer open
+	@echo "==> Starting JupyterLab with the primer open; Ctrl-C here stops it."
+	$(VENV)/bin/jupyter lab --config=tools/lab/jupyter_server_config.py --ServerApp.root_dir=notebooks \
+	  --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: check-export lint pytest  ## every check: export in sync, lint, tests/ and every notebook
 
-pytest: $(STAMP)
+pytest: $(STAMP) git-filter
 	$(PYTHON) -m pytest $(PYTEST_PATHS) $(NOTEBOOK_OPTS)
 
 export: $(STAMP)  ## notebooks -> src/async_cookbook and tests/generated; clears notebook outputs
 	$(PYTHON) tools/notebooks.py export
 
-check-export: $(STAMP)
+check-export: $(STAMP) git-filter
 	$(PYTHON) tools/notebooks.py check
 
 lint: $(STAMP)

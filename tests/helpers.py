@@ -1,9 +1,21 @@
 """Helpers for the tests that start processes: every wait on a child is bounded and fails by name."""
 
+import contextlib
+import json
+import os
 import queue
+import secrets
+import signal
+import socket
 import subprocess
 import threading
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from async_cookbook.testing.processes import spawn
 
 
 class Output:
@@ -49,3 +61,67 @@ class Output:
 
     def text(self) -> str:
         return "".join(self.lines)
+
+    def more(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for one more line (a pause that ends early if the child speaks)."""
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return
+        if line is not None:
+            self.lines.append(line)
+        else:
+            self._queue.put(None)  # keep the end visible to the next reader
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    """A running `make lab`: where it listens, its token, and what it has printed."""
+
+    url: str
+    token: str
+    output: Output
+
+    def get(self, route: str) -> dict:
+        """GET an API route as JSON; on failure, say what the server printed."""
+        request = urllib.request.Request(self.url + route, headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert 200 == response.status
+                return json.load(response)
+        except OSError as exc:
+            raise AssertionError(f"GET {route} failed ({exc}); JupyterLab said:\n{self.output.text()}") from exc
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, *make_options: str, install_within: float = 600) -> Iterator[Lab]:
+    """`make lab` in `root` on a free loopback port with a known token, once it listens; stopped after.
+    The first `make lab` of a clone installs everything, hence the long `install_within`."""
+    port, token = free_port(), secrets.token_hex(16)
+    # port_retries=0: if another process took the port meanwhile, fail loudly instead of moving to the next one
+    args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    process = spawn(  # make passes on the SIGTERM it gets if this process dies: JupyterLab goes too
+        ["make", "--no-print-directory", *make_options, "lab", f"LAB_ARGS={args}"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    lab = Lab(f"http://127.0.0.1:{port}/", token, Output(process, "make lab"))
+    try:
+        # JupyterLab prints its URL first and binds the port in a callback once its loop runs, so the URL
+        # line alone does not mean it listens yet: then probe, pausing on its output rather than a sleep.
+        lab.output.wait_for(lambda line: lab.url in line, timeout=install_within)
+        give_up = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < give_up, "JupyterLab never listened:\n" + lab.output.text()
+            lab.output.more(0.1)
+        yield lab
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

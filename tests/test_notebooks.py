@@ -1,13 +1,17 @@
 """The notebook toolchain: nbval fails on a failing inline test, and `make test` notices a notebook
 whose exported code or test cells disagree with the committed files."""
 
+import ast
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import notebooks as sync  # noqa: E402  (tools/ is not a package)
 
 FAILING = str(ROOT / "tests/data/failing_inline_test.ipynb")
+PRIMER = "00_async_tests_in_notebooks.ipynb"
 NBVAL = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-p", "no:xdist"]
 
 
@@ -197,16 +202,118 @@ def test_check_names_a_stale_test_module(project: Path) -> None:
     assert any(line.startswith("tests/generated/test_demo.py: differs") for line in sync.check(project))
 
 
-def test_check_refuses_committed_outputs(project: Path) -> None:
-    """A notebook saved with outputs or execution counts fails the check."""
-    path = project / "notebooks/99_demo.ipynb"
+def save_as_jupyterlab_does(path: Path) -> None:
+    """What a reader's Run All and save leave in a notebook: counts, outputs, editor metadata."""
     data = json.loads(path.read_text())
-    data["cells"][6]["execution_count"] = 3
-    data["cells"][6]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
+    for number, cell in enumerate(data["cells"]):
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = number
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
+            cell["metadata"]["execution"] = {"iopub.status.idle": "2026-11-25T10:00:00.000Z"}
+            cell["metadata"]["scrolled"] = True
+    data["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
     path.write_text(json.dumps(data, indent=1))
-    assert [
-        "notebooks/99_demo.ipynb: not in its cleaned form (outputs, execution counts, metadata or code formatting)"
-    ] == sync.check(project)
+
+
+def test_outputs_a_reader_saved_pass_the_check_and_are_what_the_git_filter_removes(project: Path) -> None:
+    path = project / "notebooks/99_demo.ipynb"
+    committed = path.read_text()
+    save_as_jupyterlab_does(path)
+    assert [] == sync.check(project)
+    assert committed == sync.cleaned(path.read_text())
+    filtered = run(  # git runs the filter this way, with the notebook on stdin
+        [sys.executable, str(ROOT / "tools/notebooks.py"), "clean"],
+        input=path.read_text(), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert committed == filtered.stdout
+
+
+def test_check_names_a_notebook_whose_code_is_not_formatted(project: Path) -> None:
+    edit(project, 6, "print( double(21) )")
+    assert ["notebooks/99_demo.ipynb: its code is not formatted as `make export` formats it"] == sync.check(project)
+
+
+def git(repository: Path, *args: str) -> str:
+    return run(["git", *args], cwd=repository, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def test_after_a_save_git_status_shows_the_notebook_unchanged(project: Path) -> None:
+    """The lab's save hook: a notebook that differs only by outputs is listed as unchanged, which git,
+    seeing another file size, would not do by itself; a notebook with an edit is left alone."""
+    shutil.copy(ROOT / ".gitattributes", project)
+    git(project, "init", "--quiet")
+    git(project, "config", "filter.notebook-outputs.clean", f"{sys.executable} {ROOT / 'tools/notebooks.py'} clean")
+    git(project, "add", ".gitattributes", "notebooks")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "clean")
+    path = project / "notebooks/99_demo.ipynb"
+    save_as_jupyterlab_does(path)
+    assert " M notebooks/99_demo.ipynb\n" == git(project, "status", "--porcelain", "notebooks")
+    settings = SimpleNamespace(FileContentsManager=SimpleNamespace())
+    config = runpy.run_path(
+        str(ROOT / "tools/lab/jupyter_server_config.py"), init_globals={"get_config": lambda: settings}
+    )
+    assert config["refresh_git_index"] is settings.FileContentsManager.post_save_hook
+    settings.FileContentsManager.post_save_hook({"type": "notebook"}, str(path), None)
+    assert "" == git(project, "status", "--porcelain", "notebooks")
+    assert "" == git(project, "diff", "--cached")  # nothing was staged
+    edit(project, 6, "print(double(22))")
+    settings.FileContentsManager.post_save_hook({"type": "notebook"}, str(path), None)
+    assert " M notebooks/99_demo.ipynb\n" == git(project, "status", "--porcelain", "notebooks")
+
+
+def test_a_notebook_copied_to_an_empty_folder_runs_its_inline_tests(tmp_path: Path) -> None:
+    """No pyproject.toml around it: setup() alone gives the inline tests the repository's settings."""
+    shutil.copy(ROOT / "notebooks" / PRIMER, tmp_path)
+    done = run(
+        [*NBVAL, "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function", PRIMER],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert 0 == done.returncode, done.stdout + done.stderr
+    assert f"rootdir: {tmp_path}\n" in done.stdout  # no configuration file found or used
+    assert "passed" in done.stdout
+
+
+def requirement_closure(names: list[str]) -> set[str]:
+    """Every distribution that installing `names` brings, by normalised name."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen, todo = set(), list(names)
+    while todo:
+        requirement = Requirement(todo.pop())
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        todo += importlib.metadata.requires(name) or []
+    return seen
+
+
+def test_the_notebooks_extra_provides_every_module_the_notebooks_import() -> None:
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = [
+        *project["dependencies"],
+        *extras["testing"],
+        *(r for r in extras["notebooks"] if "async-cookbook" not in r),
+    ]
+    installed = requirement_closure(wanted)
+    providers = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for code in (c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"):
+            lines = [line for line in "".join(code["source"]).splitlines() if not line.startswith(("%", "#|"))]
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module.split(".")[0])
+    third_party = sorted(imported - set(sys.stdlib_module_names) - {"async_cookbook"})
+    assert {"aiohttp", "hypothesis", "ipytest", "looptime", "pytest"} <= set(third_party)
+    missing = [m for m in third_party if not {canonicalize_name(d) for d in providers.get(m, [])} & installed]
+    assert [] == missing
 
 
 def test_check_names_a_module_whose_notebook_is_gone(project: Path) -> None:

@@ -15,7 +15,9 @@ pytest's own failure text (the ``E   assert ...`` lines), so that nbval's report
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 __all__ = ["INNER_PYTEST_OPTIONS", "InlineTestsFailed", "setup"]
@@ -33,6 +35,17 @@ INNER_PYTEST_OPTIONS = (
     # the cookbook plugin's checks, which are off until a project turns them on: a notebook always does
     "-o", "async_test_timeout=5",
     "-o", "async_leak_check=true",
+    # The settings the repository's pyproject.toml gives its tests, carried by the notebook itself: a
+    # notebook copied out of the repository finds no pyproject.toml, and would otherwise run with
+    # pytest-asyncio's strict mode ("async def functions are not natively supported").
+    "-o", "asyncio_mode=auto",
+    "-o", "asyncio_default_fixture_loop_scope=function",
+    "-o", "asyncio_default_test_loop_scope=function",
+    "-o", "xfail_strict=true",
+    "--strict-markers",
+    "-W", "error",  # an unclosed session, a never-awaited coroutine or a leaked transport fails the test
+    # plugin modules imported before the inner pytest starts cannot have their asserts rewritten
+    "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
 )  # fmt: skip
 
 _failures: list[str] = []
@@ -57,6 +70,30 @@ def pytest_runtest_logreport(report: Any) -> None:
     if report.failed:
         phase = "" if report.when == "call" else f" (at {report.when})"
         _record(f"___ {report.head_line}{phase} ___", report.longreprtext)
+
+
+def _machinery() -> tuple[str, ...]:
+    """The folders of the code between a test and the reader: pytest and pluggy, pytest-asyncio, asyncio's
+    runner, looptime and this package's plugin. Their frames explain nothing a reader of a failing
+    notebook test needs."""
+    import asyncio
+    import importlib.util
+
+    folders = [Path(asyncio.__file__).parent, Path(__file__).parent / "testing"]
+    for name in ("_pytest", "pluggy", "pytest_asyncio", "looptime"):
+        if (spec := importlib.util.find_spec(name)) is not None and spec.origin is not None:
+            folders.append(Path(spec.origin).parent)
+    return tuple(f"{folder}{os.sep}" for folder in folders)
+
+
+def pytest_runtest_makereport(item: Any, call: Any) -> None:
+    """Leave the event loop's and the plugins' frames out of a failure's traceback: what remains is the
+    test's own code and the line that failed (the innermost frame is kept whatever it is)."""
+    if call.excinfo is None:
+        return
+    entries = list(call.excinfo.traceback)
+    own = [entry for entry in entries[:-1] if not str(entry.path).startswith(_machinery())]
+    call.excinfo.traceback = type(call.excinfo.traceback)(own + entries[-1:])
 
 
 def pytest_collectreport(report: Any) -> None:

@@ -1,0 +1,158 @@
+"""The learner's path, in a real browser: `make lab` in a copy of this working tree, every notebook opened
+in a fresh tab and run with Run > Run All Cells, saved, and then the checks `make test` makes.
+
+Chromium is Debian's (`apt-get install chromium`), driven by Playwright for Python; Playwright's own
+browser download is not needed. Without Chromium these tests are skipped with a message saying how to
+install it, except in CI (CI=true), where a skipped browser test would hide the learner's path: there
+they fail. A screenshot of each notebook after its run goes to browser-screenshots/ (CI keeps it).
+"""
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import Lab, running_lab
+
+from async_cookbook.testing.processes import run
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("COOKBOOK_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "browser-screenshots"
+NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+BROKEN = "failing_inline_test.ipynb"  # tests/data: its inline test fails, and a cell after it never runs
+# A notebook's whole run (nbval's limit is 300 s a cell); lower it to see a stuck notebook fail sooner.
+RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
+
+# Each test waits for a whole notebook, and the fixtures start JupyterLab and run every notebook once.
+pytestmark = pytest.mark.timeout(900)
+
+
+def chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (Debian, Ubuntu), or set COOKBOOK_CHROMIUM"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {message}")
+    pytest.skip(message)
+
+
+def git(repository: Path, *args: str) -> str:
+    return run(["git", *args], cwd=repository, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree as it is (committed or not) in a git repository of its own, sharing `.venv`, so
+    that running and saving notebooks never touches the tree the tests run from."""
+    target = tmp_path_factory.mktemp("learner") / "cookbook"
+    listed = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    git(target, "init", "--quiet")
+    git(target, "add", "--all")
+    git(target, "-c", "user.name=cookbook", "-c", "user.email=cookbook@example.com", "commit", "--quiet", "-m", "as is")
+    shutil.copy(ROOT / "tests/data" / BROKEN, target / "notebooks" / BROKEN)  # not committed: a scratch file
+    return target
+
+
+@pytest.fixture(scope="module")
+def lab(clone: Path) -> Iterator[Lab]:
+    chromium()  # no JupyterLab to start when there is no browser to drive it
+    # `-o`: never reinstall into the shared .venv from the copy, whatever the files' times say
+    with running_lab(clone, "-o", ".venv/.installed-stamp") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as playwright:
+        # Chromium's sandbox refuses to start as root (containers, CI): it is only turned off then.
+        sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = playwright.chromium.launch(executable_path=str(path), headless=True, args=sandbox)
+        yield browser
+        browser.close()
+
+
+def run_in_lab(browser, lab: Lab, name: str) -> list[str]:
+    """Open `name` in a fresh tab, run Run > Run All Cells, wait for the kernel, save, and screenshot.
+    Returns what went wrong, read from the saved notebook: cells with an error, cells that never ran."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # ?reset: a fresh workspace, so the tab holds this notebook only, not the ones opened before it
+        page.goto(f"{lab.url}lab/tree/{name}?reset&token={lab.token}")
+        # the kernel has started and is idle (the toolbar's indicator says idle before the kernel exists)
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+                .some(item => item.textContent.endsWith('| Idle'))""",
+            timeout=120_000,
+        )
+        page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+        page.click("li.lm-Menu-item:has-text('Run All Cells')")
+        # Run All marks every cell queued ([*]) at once; it is over when none is and the first has a number.
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
+                return prompts.length > 0 && /\\d/.test(prompts[0].textContent)
+                    && !prompts.some(prompt => prompt.textContent.includes('*'));
+            }""",
+            timeout=RUN_ALL_WITHIN_MS,
+        )
+        page.keyboard.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+    finally:  # also when a wait above timed out: the picture shows where the notebook stopped
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{Path(name).stem}.png")
+        page.close()
+    saved = lab.get(f"api/contents/{name}?content=1")["content"]
+    problems = []
+    for number, cell in enumerate(saved["cells"], start=1):
+        if cell["cell_type"] != "code":
+            continue
+        if cell["execution_count"] is None:
+            problems.append(f"cell {number} never ran")
+        problems += [
+            f"cell {number}: {out['ename']}: {out['evalue']}"
+            for out in cell["outputs"]
+            if out["output_type"] == "error"
+        ]
+    return problems
+
+
+@pytest.fixture(scope="module")
+def ran(lab: Lab, browser) -> dict[str, list[str]]:
+    """Every notebook, and the broken one, run and saved in the browser: what went wrong in each."""
+    return {name: run_in_lab(browser, lab, name) for name in [*NOTEBOOKS, BROKEN]}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_clean_from_the_run_menu(ran: dict[str, list[str]], clone: Path, name: str) -> None:
+    assert [] == ran[name]
+    saved = json.loads((clone / "notebooks" / name).read_text())
+    assert any(cell.get("outputs") for cell in saved["cells"]), "the saved notebook should hold its outputs"
+
+
+def test_a_notebook_with_a_failing_cell_is_reported(ran: dict[str, list[str]]) -> None:
+    """The check above can fail: on the broken notebook it names the failing cell and the one after it."""
+    failing, never_ran = ran[BROKEN]
+    assert failing.startswith("cell 3: InlineTestsFailed: 1 inline test failure(s):")
+    assert "assert 42 == 41" in failing
+    assert "cell 4 never ran" == never_ran
+
+
+def test_after_saving_every_notebook_git_sees_no_change_and_the_checks_pass(ran, clone: Path) -> None:
+    """Run, save, then `make test`'s checks: the outputs stay on disk and out of git."""
+    assert [] == [line for line in git(clone, "status", "--porcelain").splitlines() if BROKEN not in line]
+    checks = run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "check-export", "lint"],
+        cwd=clone, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert 0 == checks.returncode, checks.stdout + checks.stderr
