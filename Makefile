@@ -15,7 +15,7 @@ PYTEST_PATHS ?= tests notebooks
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
 
-.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean git-filter
+.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean git-filter site
 
 # One environment for reading and for contributing: the git filter below needs nbdev, and the README's
 # second command (`make test`) needs the rest, so a smaller "reader" install would be paid for twice.
@@ -67,8 +67,11 @@ mutation: $(STAMP)  ## mutation-test src/async_cookbook with tests/, score per m
 bench: $(STAMP)  ## wall time and simulated (loop) time of each recipe's suite
 	$(PYTHON) tools/bench.py
 
+site: $(STAMP)  ## the cookbook as a website in _build/html/, every notebook executed afresh
+	$(PYTHON) tools/site.py
+
 plugin-check: $(STAMP)  ## the test plugin on other projects' suites, from PyPI: outcomes without and with it
 	$(PYTHON) tools/plugin_check.py
 
 clean:
-	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis .cache
+	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis .cache _build browser-screenshots

@@ -1,0 +1,74 @@
+"""`make site`: the cookbook as a static website in _build/html/, index page at its root.
+
+The sources are staged in _build/source/: the notebooks as they are, and the README as the landing page,
+with a table of contents in the notebooks' order. Links in the README to files that are not pages (a
+test module, say) point at the repository instead. Then Sphinx builds (configuration: site/conf.py),
+executing every notebook once; a failing cell or any warning fails the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+sys.path.insert(0, str(ROOT / "site"))
+from conf import REPOSITORY  # noqa: E402  (site/ is not a package)
+
+LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
+
+
+def landing_page(readme: str, notebooks: list[str]) -> str:
+    """The README without its badges (images from other sites, and the site has its own Binder buttons),
+    its links to files other than the notebooks pointed at the repository, and a table of contents
+    (hidden: the README's own table is the visible one) in the notebooks' order."""
+
+    def relink(match: re.Match[str]) -> str:
+        target = match.group(1)
+        if target.startswith("notebooks/") and target.endswith(".ipynb"):
+            return match.group(0)
+        return f"]({REPOSITORY}/blob/main/{target})"
+
+    toc = "\n".join(f"notebooks/{Path(name).stem}" for name in notebooks)
+    readme = "\n".join(line for line in readme.splitlines() if not line.startswith("[!["))
+    return LINK.sub(relink, readme) + f"\n```{{toctree}}\n:hidden:\n:caption: Notebooks\n\n{toc}\n```\n"
+
+
+def stage(source: Path, notebooks: list[Path]) -> None:
+    shutil.rmtree(source, ignore_errors=True)
+    (source / "notebooks").mkdir(parents=True)
+    for notebook in notebooks:
+        shutil.copy(notebook, source / "notebooks" / notebook.name)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (source / "index.md").write_text(landing_page(readme, [path.name for path in notebooks]), encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", type=Path, default=BUILD, help="where source/ and html/ go (default: _build)")
+    parser.add_argument("--notebook", type=Path, action="append", help="build these instead of notebooks/*")
+    options = parser.parse_args()
+    notebooks = options.notebook or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    source, html = options.build / "source", options.build / "html"
+    started = time.perf_counter()
+    stage(source, notebooks)
+    shutil.rmtree(html, ignore_errors=True)
+    build = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(ROOT / "site"), "-W", "--keep-going", "-q"]
+    done = subprocess.run([*build, str(source), str(html)], cwd=ROOT, timeout=1800)
+    if done.returncode != 0:
+        print(f"site: the build failed (exit {done.returncode}); see the messages above", file=sys.stderr)
+        return done.returncode
+    size = sum(path.stat().st_size for path in html.rglob("*") if path.is_file())
+    pages = len(list(html.rglob("*.html")))
+    print(f"site: {pages} pages, {size / 1e6:.1f} MB in {html}, built in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
