@@ -261,6 +261,18 @@ def test_after_a_save_git_status_shows_the_notebook_unchanged(project: Path) -> 
     assert " M notebooks/99_demo.ipynb\n" == git(project, "status", "--porcelain", "notebooks")
 
 
+def test_a_notebook_added_to_git_with_its_outputs_is_named(project: Path) -> None:
+    """Without the filter (a fresh clone before any `make`), `git add` would store the outputs."""
+    git(project, "init", "--quiet")
+    path = project / "notebooks/99_demo.ipynb"
+    save_as_jupyterlab_does(path)
+    git(project, "add", "notebooks")
+    assert [
+        "notebooks/99_demo.ipynb: git holds it with outputs; run `make test` (it registers the filter that strips"
+        " them), then `git add` it again"
+    ] == sync.check(project)
+
+
 def test_a_notebook_copied_to_an_empty_folder_runs_its_inline_tests(tmp_path: Path) -> None:
     """No pyproject.toml around it: setup() alone gives the inline tests the repository's settings."""
     shutil.copy(ROOT / "notebooks" / PRIMER, tmp_path)

@@ -206,9 +206,25 @@ def _generated_files(root: Path) -> dict[Path, Path]:
     return found
 
 
+def _held_by_git(root: Path, notebook: Path) -> str | None:
+    """The notebook as git's index holds it (what the next commit stores), or None outside a git clone."""
+    path = notebook.relative_to(root).as_posix()
+    held = subprocess.run(["git", "show", f":{path}"], cwd=root, capture_output=True, text=True, timeout=60)
+    return held.stdout if held.returncode == 0 else None
+
+
 def check(root: Path) -> list[str]:
     """What is out of date in `root`, each as a line; empty when everything is in step."""
     problems = []
+    for notebook in sorted((root / NOTEBOOKS).glob("*.ipynb")):
+        # Outputs on disk are a reader's business, outputs in git are not: added without the filter
+        # (a clone where neither `make lab` nor `make test` has run yet), they would reach a commit.
+        held = _held_by_git(root, notebook)
+        if held is not None and cleaned(held) != held:
+            problems.append(
+                f"{notebook.relative_to(root)}: git holds it with outputs; run `make test` (it registers the"
+                " filter that strips them), then `git add` it again"
+            )
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch)
         shutil.copy(root / "pyproject.toml", copy)
