@@ -55,6 +55,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(ROOT / name, target / name)
     (target / ".venv").symlink_to(ROOT / ".venv")
     git(target, "init", "--quiet")
+    # The filter first, as in a clone where `make` has run: notebooks this tree holds with a reader's
+    # outputs are committed without them, and keep them on disk.
+    clean = f"{ROOT / '.venv/bin/python'} {ROOT / 'tools/notebooks.py'} clean"
+    git(target, "config", "filter.notebook-outputs.clean", clean)
     git(target, "add", "--all")
     git(target, "-c", "user.name=cookbook", "-c", "user.email=cookbook@example.com", "commit", "--quiet", "-m", "as is")
     shutil.copy(ROOT / "tests/data" / BROKEN, target / "notebooks" / BROKEN)  # not committed: a scratch file
