@@ -15,7 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from async_cookbook.testing.processes import spawn
+
+CHROMIUM = Path(os.environ.get("COOKBOOK_CHROMIUM", "/usr/bin/chromium"))
 
 
 class Output:
@@ -125,3 +129,30 @@ def running_lab(root: Path, *make_options: str, install_within: float = 600) -> 
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def chromium() -> Path:
+    """Debian's Chromium (or COOKBOOK_CHROMIUM). Without one the browser tests skip, saying how to get it,
+    except in CI (CI=true), where a skipped browser test would hide what it checks: there they fail."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (Debian, Ubuntu), or set COOKBOOK_CHROMIUM"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {message}")
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def headless_chromium() -> Iterator:
+    """A Playwright browser on that Chromium, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as playwright:
+        # Chromium's sandbox refuses to start as root (containers, CI): it is only turned off then.
+        sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = playwright.chromium.launch(executable_path=str(path), headless=True, args=sandbox)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Lab, running_lab
+from helpers import Lab, chromium, headless_chromium, running_lab
 
 from async_cookbook.testing.processes import run
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("COOKBOOK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "browser-screenshots"
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROKEN = "failing_inline_test.ipynb"  # tests/data: its inline test fails, and a cell after it never runs
@@ -28,15 +27,6 @@ RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
 
 # Each test waits for a whole notebook, and the fixtures start JupyterLab and run every notebook once.
 pytestmark = pytest.mark.timeout(900)
-
-
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    message = f"no Chromium at {CHROMIUM}: `apt-get install chromium` (Debian, Ubuntu), or set COOKBOOK_CHROMIUM"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {message}")
-    pytest.skip(message)
 
 
 def git(repository: Path, *args: str) -> str:
@@ -75,15 +65,8 @@ def lab(clone: Path) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    path = chromium()
-    with sync_playwright() as playwright:
-        # Chromium's sandbox refuses to start as root (containers, CI): it is only turned off then.
-        sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = playwright.chromium.launch(executable_path=str(path), headless=True, args=sandbox)
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def run_in_lab(browser, lab: Lab, name: str) -> list[str]:

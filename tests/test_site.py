@@ -5,7 +5,6 @@ skipped without Chromium except in CI."""
 
 import functools
 import http.server
-import os
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_browser import chromium
+from helpers import chromium, headless_chromium
 
 from async_cookbook.testing.processes import run
 
@@ -65,13 +64,8 @@ def served(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = playwright.chromium.launch(executable_path=str(chromium()), headless=True, args=sandbox)
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Anchors(HTMLParser):
