@@ -15,7 +15,7 @@ PYTEST_PATHS ?= tests notebooks
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
 
-.PHONY: lab test pytest export check-export lint mutation bench plugin-check clean git-filter site
+.PHONY: lab test pytest export check-export lint mutation faults bench plugin-check clean git-filter site
 
 # One environment for reading and for contributing: the git filter below needs nbdev, and the README's
 # second command (`make test`) needs the rest, so a smaller "reader" install would be paid for twice.
@@ -63,6 +63,9 @@ lint: $(STAMP)
 
 mutation: $(STAMP)  ## mutation-test src/async_cookbook with tests/, score per module
 	$(PYTHON) tools/mutation.py
+
+faults: $(STAMP)  ## each realistic fault of notebooks/faults/*.toml in a copy of its module: which test catches it
+	$(PYTHON) tools/faults.py
 
 bench: $(STAMP)  ## wall time and simulated (loop) time of each recipe's suite
 	$(PYTHON) tools/bench.py

@@ -55,22 +55,27 @@ def module_of(mutant: str) -> str:
 
 
 def main() -> int:
+    # `python tools/mutation.py chat pool`: only those modules; the other modules' results are kept.
+    only = [f"async_cookbook.{name}" for name in sys.argv[1:]]
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     started = time.perf_counter()
     # Bounded: mutmut gives each mutant its own timeout, and this is the backstop for mutmut itself.
-    run = subprocess.run([*MUTMUT, "run"], cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
+    names = [f"{module}.*" for module in only]
+    run = subprocess.run([*MUTMUT, "run", *names], cwd=ROOT, capture_output=True, text=True, timeout=3 * 3600)
     if run.returncode != 0:
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
         return run.returncode
     elapsed = time.perf_counter() - started
     by_module: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for mutant, status in results().items():
-        by_module[module_of(mutant)][status].append(mutant)
+        if not only or module_of(mutant) in only:
+            by_module[module_of(mutant)][status].append(mutant)
     if not by_module:
         print("mutmut produced no mutants: is [tool.mutmut] source_paths right?")
         return 1
     worst = 100.0
-    scores = {}
+    kept = json.loads(RESULTS.read_text())["modules"] if only and RESULTS.exists() else {}
+    scores = {module: score for module, score in kept.items() if module not in only}
     print(f"mutation testing of src/async_cookbook with tests/generated, {elapsed:.0f} s\n")
     print(f"{'module':32} {'killed':>7} {'total':>6} {'score':>7}")
     for module, statuses in sorted(by_module.items()):
@@ -83,6 +88,7 @@ def main() -> int:
         scores[module] = {"killed": killed, "total": total, "survivors": survivors}
         scores[module]["source_sha256"] = source_hash(module)
     measured = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    scores = dict(sorted(scores.items()))
     RESULTS.write_text(json.dumps({"measured": measured, "modules": scores}, indent=1) + "\n")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     for module, statuses in sorted(by_module.items()):
