@@ -176,7 +176,7 @@ def cleaned(text: str) -> str:
     from nbdev.clean import clean_nb
 
     content = json.loads(text)
-    clean_nb(content, allowed_cell_metadata_keys=["tags"])
+    clean_nb(content, allowed_cell_metadata_keys=["tags", "jupyter"])
     for cell in content["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"] = []
