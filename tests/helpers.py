@@ -1,6 +1,9 @@
-"""Helpers for the tests that start processes: every wait on a child is bounded and fails by name."""
+"""Helpers for the tests that start processes (every wait on a child is bounded and fails by name), drive
+Chromium, or serve and check the website."""
 
 import contextlib
+import functools
+import http.server
 import json
 import os
 import queue
@@ -10,9 +13,11 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -156,3 +161,59 @@ def headless_chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """`folder` over HTTP on 127.0.0.1, as a static host would serve it; its URL, ending in /."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+class Anchors(HTMLParser):
+    """The ids a page defines and the links it holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"])
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"])
+
+
+def parsed(path: Path) -> Anchors:
+    anchors = Anchors()
+    anchors.feed(path.read_text(encoding="utf-8"))
+    return anchors
+
+
+def broken_links(site: Path, page: Path) -> list[str]:
+    """Links on `page` to a file of the site that does not exist, or to an anchor that page lacks."""
+    broken = []
+    for link in parsed(page).links:
+        target = urllib.parse.urlsplit(link)
+        if target.scheme or target.netloc:
+            continue  # another site
+        path = (page.parent / urllib.parse.unquote(target.path)).resolve() if target.path else page
+        if not path.is_relative_to(site.resolve()) or not path.is_file():
+            broken.append(f"{link}: no such page")
+        elif target.fragment and path.suffix == ".html" and target.fragment not in parsed(path).ids:
+            broken.append(f"{link}: no such anchor")
+    return broken

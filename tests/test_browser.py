@@ -1,5 +1,7 @@
 """The learner's path, in a real browser: `make lab` in a copy of this working tree, every notebook opened
-in a fresh tab and run with Run > Run All Cells, saved, and then the checks `make test` makes.
+in a fresh tab and run with Run > Run All Cells, saved, and then the checks `make test` makes. Then the
+reader's path: the website built from those saved notebooks (rendered as JupyterLab left them, not
+executed a third time) and opened page by page.
 
 Chromium is Debian's (`apt-get install chromium`), driven by Playwright for Python; Playwright's own
 browser download is not needed. Without Chromium these tests are skipped with a message saying how to
@@ -10,11 +12,12 @@ they fail. A screenshot of each notebook after its run goes to browser-screensho
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Lab, chromium, headless_chromium, running_lab
+from helpers import Lab, broken_links, chromium, headless_chromium, running_lab, serving
 
 from async_cookbook.testing.processes import run
 
@@ -27,6 +30,7 @@ RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
 
 # Each test waits for a whole notebook, and the fixtures start JupyterLab and run every notebook once.
 pytestmark = pytest.mark.timeout(900)
+PAGES = ["index", *(f"notebooks/{Path(name).stem}" for name in NOTEBOOKS)]
 
 
 def git(repository: Path, *args: str) -> str:
@@ -143,3 +147,51 @@ def test_after_saving_every_notebook_git_sees_no_change_and_the_checks_pass(ran,
         cwd=clone, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert 0 == checks.returncode, checks.stdout + checks.stderr
+
+
+@pytest.fixture(scope="module")
+def site(ran: dict[str, list[str]], clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The website, built from the notebooks as JupyterLab saved them above (tools/site.py --executed)."""
+    into = tmp_path_factory.mktemp("site")
+    notebooks = [argument for name in NOTEBOOKS for argument in ("--notebook", str(clone / "notebooks" / name))]
+    done = run(
+        [sys.executable, str(ROOT / "tools/site.py"), "--build", str(into), "--executed", *notebooks],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert 0 == done.returncode, done.stdout + done.stderr
+    return into / "html"
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    with serving(site) as url:
+        yield url
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_page_renders_with_working_links_and_no_browser_errors(site: Path, served: str, browser, name: str) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
+    try:
+        response = page.goto(f"{served}{name}.html", wait_until="networkidle")
+        assert 200 == response.status
+        assert page.locator("h1:visible").count() == 1  # the page's title, rendered
+        if name != "index":
+            assert page.locator("div.cell pre").count() > 0  # the code, rendered
+            binder = page.locator(f"a[href*='mybinder.org'][href*='{Path(name).name}.ipynb']")
+            assert binder.count() > 0, "no link opening this notebook on Binder"
+            assert page.locator("button.copybtn").count() > 0  # code that can be copied
+        if name.startswith("notebooks/0") and not name.endswith("00_async_tests_in_notebooks"):
+            assert " passed in " in "\n".join(page.locator("div.cell_output").all_inner_texts())  # test results
+        images = page.locator("div.cell_output img")
+        loaded = images.evaluate_all("images => images.map(image => image.complete && image.naturalWidth > 0)")
+        assert all(loaded), f"{loaded.count(False)} image(s) did not load"
+        if name.endswith("06_retry"):
+            assert loaded, "the retry recipe's plot should be on its page"
+    finally:
+        page.close()
+    assert [] == errors
+    assert [] == broken_links(site, site / f"{name}.html")

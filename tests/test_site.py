@@ -1,137 +1,29 @@
-"""The website (`make site`), built afresh and opened page by page in headless Chromium: each page
-renders its headings and code, the recipes show their test results, the retry plot is an image that
-loaded, no internal link points nowhere, and the browser reports no error. Like tests/test_browser.py,
-skipped without Chromium except in CI."""
+"""The website's tools without a browser: `make site` fails on a failing notebook, the link checker finds
+what points nowhere, a build from saved outputs refuses notebooks that did not run cleanly, and the
+publishing workflow runs `make site` only. The pages themselves are opened in Chromium by
+tests/test_browser.py, built from the notebooks JupyterLab has just run there (no third execution)."""
 
-import functools
-import http.server
+import json
 import re
 import subprocess
 import sys
-import threading
-import urllib.parse
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-from helpers import chromium, headless_chromium
+from helpers import broken_links
 
 from async_cookbook.testing.processes import run
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
-PAGES = ["index", *(f"notebooks/{name}" for name in NOTEBOOKS)]
-
-pytestmark = pytest.mark.timeout(900)  # the build executes every notebook
+FAILING = ROOT / "tests/data/failing_inline_test.ipynb"
 
 
-def build(into: Path, *notebooks: Path) -> subprocess.CompletedProcess[str]:
+def build(into: Path, *notebooks: Path, executed: bool = False) -> subprocess.CompletedProcess[str]:
+    """tools/site.py over `notebooks`; `executed`: render their saved outputs instead of running them."""
     options = [argument for notebook in notebooks for argument in ("--notebook", str(notebook))]
     return run(
-        [sys.executable, str(ROOT / "tools/site.py"), "--build", str(into), *options],
+        [sys.executable, str(ROOT / "tools/site.py"), "--build", str(into), *options, *(["--executed"] * executed)],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chromium()  # nothing to check it with: skip (or, in CI, fail) before spending a build
-    into = tmp_path_factory.mktemp("site")
-    done = build(into)
-    assert 0 == done.returncode, done.stdout + done.stderr
-    return into / "html"
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def served(site: Path) -> Iterator[str]:
-    """The built site over HTTP on 127.0.0.1, as a static host would serve it."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with headless_chromium() as browser:
-        yield browser
-
-
-class Anchors(HTMLParser):
-    """The ids a page defines and the links it holds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: set[str] = set()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if values.get("id"):
-            self.ids.add(values["id"])
-        if tag == "a" and values.get("href"):
-            self.links.append(values["href"])
-
-
-def parsed(path: Path) -> Anchors:
-    anchors = Anchors()
-    anchors.feed(path.read_text(encoding="utf-8"))
-    return anchors
-
-
-def broken_links(site: Path, page: Path) -> list[str]:
-    """Links on `page` to a file of the site that does not exist, or to an anchor that page lacks."""
-    broken = []
-    for link in parsed(page).links:
-        target = urllib.parse.urlsplit(link)
-        if target.scheme or target.netloc:
-            continue  # another site
-        path = (page.parent / urllib.parse.unquote(target.path)).resolve() if target.path else page
-        if not path.is_relative_to(site.resolve()) or not path.is_file():
-            broken.append(f"{link}: no such page")
-        elif target.fragment and path.suffix == ".html" and target.fragment not in parsed(path).ids:
-            broken.append(f"{link}: no such anchor")
-    return broken
-
-
-@pytest.mark.parametrize("name", PAGES)
-def test_a_page_renders_with_working_links_and_no_browser_errors(site: Path, served: str, browser, name: str) -> None:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
-    try:
-        response = page.goto(f"{served}{name}.html", wait_until="networkidle")
-        assert 200 == response.status
-        assert page.locator("h1:visible").count() == 1  # the page's title, rendered
-        if name != "index":
-            assert page.locator("div.cell pre").count() > 0  # the code, rendered
-            binder = page.locator(f"a[href*='mybinder.org'][href*='{Path(name).name}.ipynb']")
-            assert binder.count() > 0, "no link opening this notebook on Binder"
-            assert page.locator("button.copybtn").count() > 0  # code that can be copied
-        if name.startswith("notebooks/0") and not name.endswith("00_async_tests_in_notebooks"):
-            assert " passed in " in "\n".join(page.locator("div.cell_output").all_inner_texts())  # test results
-        images = page.locator("div.cell_output img")
-        loaded = images.evaluate_all("images => images.map(image => image.complete && image.naturalWidth > 0)")
-        assert all(loaded), f"{loaded.count(False)} image(s) did not load"
-        if name.endswith("06_retry"):
-            assert loaded, "the retry recipe's plot should be on its page"
-    finally:
-        page.close()
-    assert [] == errors
-    assert [] == broken_links(site, site / f"{name}.html")
 
 
 def test_a_broken_internal_link_is_found(tmp_path: Path) -> None:
@@ -143,13 +35,31 @@ def test_a_broken_internal_link_is_found(tmp_path: Path) -> None:
 
 def test_a_notebook_whose_cell_fails_fails_the_build(tmp_path: Path) -> None:
     """Also a link that points nowhere: the README's table links notebooks this build leaves out."""
-    done = build(tmp_path, ROOT / "tests/data/failing_inline_test.ipynb")
+    done = build(tmp_path, FAILING)
     log = re.sub(r"\x1b\[[0-9;]*m", "", done.stderr)  # the traceback comes in colour
     assert 0 != done.returncode
     assert "InlineTestsFailed: 1 inline test failure(s)" in log  # the cell's error, in the log
     assert "E   assert 42 == 41" in log
     assert "cross-reference target not found: 'notebooks/06_retry.ipynb'" in log
     assert "site: the build failed" in log
+
+
+def test_saved_outputs_with_an_error_or_a_cell_that_never_ran_are_refused(tmp_path: Path) -> None:
+    """The build from saved outputs cannot publish a notebook that failed in JupyterLab, nor one half run."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Ran"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": ["1 + 1"], "outputs": []},
+        {"cell_type": "code", "metadata": {}, "execution_count": 2, "source": ["1 / 0"], "outputs": [
+            {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": []}]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "source": ["never"], "outputs": []},
+    ]  # fmt: skip
+    notebook = tmp_path / "half.ipynb"
+    notebook.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    done = build(tmp_path / "out", notebook, executed=True)
+    assert 1 == done.returncode
+    assert "half.ipynb: cell 3: ZeroDivisionError: division by zero" in done.stderr
+    assert "half.ipynb: cell 4 never ran" in done.stderr
+    assert not (tmp_path / "out").exists(), "nothing should be built"
 
 
 def test_the_publishing_workflow_only_calls_make_site() -> None:

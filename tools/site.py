@@ -4,11 +4,16 @@ The sources are staged in _build/source/: the notebooks as they are, and the REA
 with a table of contents in the notebooks' order. Links in the README to files that are not pages (a
 test module, say) point at the repository instead. Then Sphinx builds (configuration: site/conf.py),
 executing every notebook once; a failing cell or any warning fails the build.
+
+With `--executed`, the notebooks given already hold their outputs (JupyterLab saved them after Run All,
+as the browser suite does): they are rendered as they are, not executed again, and the build is refused
+when one of them holds an error or a code cell that never ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -49,17 +54,41 @@ def stage(source: Path, notebooks: list[Path]) -> None:
     (source / "index.md").write_text(landing_page(readme, [path.name for path in notebooks]), encoding="utf-8")
 
 
+def unexecuted(notebook: Path) -> list[str]:
+    """What keeps a notebook from being rendered as it is: code cells that never ran, cells with an error."""
+    problems = []
+    for number, cell in enumerate(json.loads(notebook.read_text(encoding="utf-8"))["cells"], start=1):
+        if cell["cell_type"] != "code":
+            continue
+        if cell.get("execution_count") is None:
+            problems.append(f"{notebook.name}: cell {number} never ran")
+        problems += [
+            f"{notebook.name}: cell {number}: {output['ename']}: {output['evalue']}"
+            for output in cell.get("outputs", [])
+            if output["output_type"] == "error"
+        ]
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, default=BUILD, help="where source/ and html/ go (default: _build)")
     parser.add_argument("--notebook", type=Path, action="append", help="build these instead of notebooks/*")
+    parser.add_argument("--executed", action="store_true", help="render the notebooks' saved outputs, no execution")
     options = parser.parse_args()
     notebooks = options.notebook or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if options.executed and (problems := [problem for notebook in notebooks for problem in unexecuted(notebook)]):
+        print(
+            "site: not rendered as they are, since not every cell ran cleanly:", *problems, sep="\n  ", file=sys.stderr
+        )
+        return 1
     source, html = options.build / "source", options.build / "html"
     started = time.perf_counter()
     stage(source, notebooks)
     shutil.rmtree(html, ignore_errors=True)
     build = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(ROOT / "site"), "-W", "--keep-going", "-q"]
+    if options.executed:
+        build += ["-D", "nb_execution_mode=off"]
     done = subprocess.run([*build, str(source), str(html)], cwd=ROOT, timeout=1800)
     if done.returncode != 0:
         print(f"site: the build failed (exit {done.returncode}); see the messages above", file=sys.stderr)
