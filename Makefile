@@ -6,8 +6,11 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 FIRST_NOTEBOOK := 00_async_tests_in_notebooks.ipynb
 # JupyterLab refuses to run as root unless told to; CI machines and containers often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-# Notebooks run two at a time, each notebook whole on one worker (nbval's cells share a kernel).
-NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 2 --dist loadfile
+# Three workers, each test file and each notebook whole on one of them (nbval's cells share a kernel). One
+# worker spends most of the run waiting on the browser suite's JupyterLab, so three keep two cores busy.
+NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 3 --dist loadfile
+# The run ends with its ten slowest steps, so that everyone sees where the time goes.
+PYTEST_OPTS ?= --durations=10
 LAB_ARGS ?=
 # What `make pytest` runs; a test narrows it to kill a run of its own.
 PYTEST_PATHS ?= tests notebooks
@@ -49,7 +52,7 @@ lab: $(STAMP) $(LAB_SETTINGS) git-filter  ## start JupyterLab on notebooks/, wit
 test: check-export lint pytest  ## every check: export in sync, lint, tests/ and every notebook
 
 pytest: $(STAMP) git-filter
-	$(PYTHON) -m pytest $(PYTEST_PATHS) $(NOTEBOOK_OPTS)
+	$(PYTHON) -m pytest $(PYTEST_PATHS) $(NOTEBOOK_OPTS) $(PYTEST_OPTS)
 
 export: $(STAMP)  ## notebooks -> src/async_cookbook and tests/generated; clears notebook outputs
 	$(PYTHON) tools/notebooks.py export

@@ -27,6 +27,8 @@ NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROKEN = "failing_inline_test.ipynb"  # tests/data: its inline test fails, and a cell after it never runs
 # A notebook's whole run (nbval's limit is 300 s a cell); lower it to see a stuck notebook fail sooner.
 RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
+# Notebooks running at once, each in its own tab and kernel: the kernels' work overlaps their waits.
+TABS = 2
 
 # Each test waits for a whole notebook, and the fixtures start JupyterLab and run every notebook once.
 pytestmark = pytest.mark.timeout(900)
@@ -73,55 +75,89 @@ def browser():
         yield browser
 
 
-def run_in_lab(browser, lab: Lab, name: str) -> list[str]:
-    """Open `name` in a fresh tab, run Run > Run All Cells, wait for the kernel, save, and screenshot.
-    Returns what went wrong, read from the saved notebook: cells with an error, cells that never ran."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        # ?reset: a fresh workspace, so the tab holds this notebook only, not the ones opened before it
-        page.goto(f"{lab.url}lab/tree/{name}?reset&token={lab.token}")
-        # the kernel has started and is idle (the toolbar's indicator says idle before the kernel exists)
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
-                .some(item => item.textContent.endsWith('| Idle'))""",
-            timeout=120_000,
-        )
-        page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-        page.click("li.lm-Menu-item:has-text('Run All Cells')")
-        # Run All marks every cell queued ([*]) at once; it is over when none is and the first has a number.
-        page.wait_for_function(
-            """() => {
-                const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
-                return prompts.length > 0 && /\\d/.test(prompts[0].textContent)
-                    && !prompts.some(prompt => prompt.textContent.includes('*'));
-            }""",
-            timeout=RUN_ALL_WITHIN_MS,
-        )
-        page.keyboard.press("Control+s")
-        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
-    finally:  # also when a wait above timed out: the picture shows where the notebook stopped
+class Tab:
+    """A notebook opened in a tab of its own, with Run > Run All Cells clicked; `finish()` waits for the run,
+    saves, takes the screenshot and says what went wrong, read from the saved notebook."""
+
+    def __init__(self, browser, lab: Lab, name: str) -> None:
+        self.lab, self.name = lab, name
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            # a workspace per notebook, reset: tabs running side by side never share one
+            workspace = Path(name).stem
+            self.page.goto(f"{lab.url}lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
+            # the kernel has started and is idle (the toolbar's indicator says idle before the kernel exists)
+            self.page.wait_for_function(
+                """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+                    .some(item => item.textContent.endsWith('| Idle'))""",
+                timeout=120_000,
+            )
+            self.page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+            self.page.click("li.lm-Menu-item:has-text('Run All Cells')")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """The screenshot, also when a wait timed out (it shows where the notebook stopped), then the tab goes."""
         SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{Path(name).stem}.png")
-        page.close()
-    saved = lab.get(f"api/contents/{name}?content=1")["content"]
-    problems = []
-    for number, cell in enumerate(saved["cells"], start=1):
-        if cell["cell_type"] != "code":
-            continue
-        if cell["execution_count"] is None:
-            problems.append(f"cell {number} never ran")
-        problems += [
-            f"cell {number}: {out['ename']}: {out['evalue']}"
-            for out in cell["outputs"]
-            if out["output_type"] == "error"
-        ]
-    return problems
+        try:
+            self.page.screenshot(path=SCREENSHOTS / f"{Path(self.name).stem}.png")
+        finally:
+            self.page.close()
+
+    def finish(self) -> list[str]:
+        try:
+            # Run All marks every cell queued ([*]) at once; it is over when none is and the first has a number.
+            self.page.wait_for_function(
+                """() => {
+                    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
+                    return prompts.length > 0 && /\\d/.test(prompts[0].textContent)
+                        && !prompts.some(prompt => prompt.textContent.includes('*'));
+                }""",
+                timeout=RUN_ALL_WITHIN_MS,
+            )
+            self.page.keyboard.press("Control+s")
+            self.page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+        finally:
+            self.close()
+        saved = self.lab.get(f"api/contents/{self.name}?content=1")["content"]
+        problems = []
+        for number, cell in enumerate(saved["cells"], start=1):
+            if cell["cell_type"] != "code":
+                continue
+            if cell["execution_count"] is None:
+                problems.append(f"cell {number} never ran")
+            problems += [
+                f"cell {number}: {out['ename']}: {out['evalue']}"
+                for out in cell["outputs"]
+                if out["output_type"] == "error"
+            ]
+        return problems
 
 
 @pytest.fixture(scope="module")
 def ran(lab: Lab, browser) -> dict[str, list[str]]:
-    """Every notebook, and the broken one, run and saved in the browser: what went wrong in each."""
-    return {name: run_in_lab(browser, lab, name) for name in [*NOTEBOOKS, BROKEN]}
+    """Every notebook, and the broken one, run and saved in the browser, TABS at a time, the longest (by
+    size) first so that it does not run alone at the end: what went wrong in each."""
+    waiting = sorted([*NOTEBOOKS, BROKEN], key=lambda name: -len(notebook_text(name)))
+    running: list[Tab] = []
+    problems = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < TABS:
+                running.append(Tab(browser, lab, waiting.pop(0)))
+            tab = running.pop(0)
+            problems[tab.name] = tab.finish()
+    finally:
+        for tab in running:
+            tab.close()
+    return dict(sorted(problems.items()))
+
+
+def notebook_text(name: str) -> str:
+    folder = ROOT / ("tests/data" if name == BROKEN else "notebooks")
+    return (folder / name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

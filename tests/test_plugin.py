@@ -6,6 +6,7 @@ One run, because a pytest start-up costs seconds here. It runs in a subprocess, 
 timeout of its own, so that a broken timeout fails this suite instead of hanging it.
 """
 
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -325,3 +326,57 @@ def test_the_checks_apply_once_turned_on(scratch: dict[str, str]) -> None:
     assert "test_waits_half_a_second did not finish within its 0.2 s timeout" in report
     assert {"PASSED", "ERROR"} == outcome(report, "test_starts_a_short_background_task")
     assert "LeakedTasksError: test_starts_a_short_background_task left 1 task(s) running" in report
+
+
+WAITS_FOREVER = """
+import asyncio
+import pytest
+
+
+@pytest.mark.async_timeout(0.1)
+async def test_marked():
+    await asyncio.Event().wait()
+
+
+async def test_by_the_ini():
+    await asyncio.Event().wait()
+"""
+SCALES = ["3", "-1", "fast"]  # values of ASYNC_TIMEOUT_SCALE
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> dict[str, str]:
+    """A suite of two hanging tests run once per ASYNC_TIMEOUT_SCALE value, side by side; what each printed."""
+    folder = tmp_path_factory.mktemp("scaled")
+    (folder / "pytest.ini").write_text(INI)
+    (folder / "test_hangs.py").write_text(textwrap.dedent(WAITS_FOREVER))
+    runs = {
+        scale: spawn([*isolated_pytest, "-rA", str(folder)], cwd=folder, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True, env={**os.environ, "ASYNC_TIMEOUT_SCALE": scale})
+        for scale in SCALES
+    }  # fmt: skip
+    try:
+        said = {scale: run.communicate(timeout=60)[0] for scale, run in runs.items()}
+        return said | {f"{scale} exit": str(run.returncode) for scale, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+
+
+def test_a_scale_multiplies_every_bound(scaled: dict[str, str]) -> None:
+    """ASYNC_TIMEOUT_SCALE=3: the marker's 0.1 s becomes 0.3 s, the ini's 0.3 s becomes 0.9 s."""
+    assert "1" == scaled["3 exit"], scaled["3"]
+    assert "test_marked did not finish within its 0.3 s timeout" in scaled["3"]
+    assert "test_by_the_ini did not finish within its 0.9 s timeout" in scaled["3"]
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [("-1", "ASYNC_TIMEOUT_SCALE must be positive and finite, got '-1'"),
+     ("fast", "ASYNC_TIMEOUT_SCALE must be a number, got 'fast'")],
+)  # fmt: skip
+def test_a_bad_scale_stops_the_run_by_name(scaled: dict[str, str], scale: str, message: str) -> None:
+    assert str(pytest.ExitCode.USAGE_ERROR.value) == scaled[f"{scale} exit"], scaled[scale]
+    assert message in scaled[scale]

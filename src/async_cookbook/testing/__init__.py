@@ -9,7 +9,8 @@ turns it on, in its pytest configuration (``[tool.pytest.ini_options]``, ``pytes
 - ``async_test_timeout = <seconds>``: every async test, and each async fixture's setup and teardown,
   fails by name after that much wall-clock time, showing the ``await`` that never returned; the
   process lives on (a notebook's kernel survives). ``@pytest.mark.async_timeout(seconds)`` sets or
-  overrides it for one test, and works without the option.
+  overrides it for one test, and works without the option. The environment variable
+  ``ASYNC_TIMEOUT_SCALE`` multiplies both, for a machine much slower than usual.
 - ``async_leak_check = true``: an async test that leaves tasks running once its fixtures are torn
   down fails, naming them.
 - The PostgreSQL fixtures (``postgres``, ``postgres_schema``, ``postgres_dsn``, ``postgres_pool``)
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -36,6 +39,7 @@ from async_cookbook.testing.postgres import postgres, postgres_dsn, postgres_poo
 __all__ = ["AsyncTestTimeout", "LeakedTasksError"]
 
 _LEAK_CHECK = "_async_cookbook_no_leaked_tasks"
+SCALE_VARIABLE = "ASYNC_TIMEOUT_SCALE"
 _TIMEOUT = pytest.StashKey[float]()
 
 
@@ -81,6 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "async_timeout(seconds): wall-clock timeout for this async test (async_cookbook)"
     )
     _ini_timeout(config)  # a bad value in the config stops the run at once, naming the option
+    _scale()  # and so does a bad factor
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -98,8 +103,25 @@ def _ini_timeout(config: pytest.Config) -> float | None:
 def _timeout_for(item: pytest.Item) -> float | None:
     marker = item.get_closest_marker("async_timeout")
     if marker and marker.args:
-        return _seconds(marker.args[0], item.nodeid)
-    return _ini_timeout(item.config)
+        return _seconds(marker.args[0], item.nodeid) * _scale()
+    seconds = _ini_timeout(item.config)
+    return None if seconds is None else seconds * _scale()
+
+
+def _scale() -> float:
+    """ASYNC_TIMEOUT_SCALE: a factor for every bound above, for a machine much slower than the one the
+    bounds were chosen on (emulation, a crowded runner). An environment variable, so that the pytest a
+    notebook's kernel starts gets it too."""
+    raw = os.environ.get(SCALE_VARIABLE, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{SCALE_VARIABLE} must be a number, got {raw!r}") from None
+    if not (scale > 0 and math.isfinite(scale)):
+        raise pytest.UsageError(f"{SCALE_VARIABLE} must be positive and finite, got {raw!r}")
+    return scale
 
 
 def _seconds(raw: object, where: str) -> float:
