@@ -1,8 +1,13 @@
 # The cookbook's command surface. `make lab` and `make test` are all a newcomer needs.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# Two installs: a reader's (`make lab`: the notebooks, JupyterLab, the git filter) and a contributor's
+# (`make test` and the rest: the reader's plus Sphinx, Playwright, mutmut's tooling, ruff, xdist).
+LAB_STAMP := $(VENV)/.lab-stamp
+STAMP     := $(VENV)/.installed-stamp
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The lab's workspace (open tabs, layout) belongs to this checkout; tools/lab/jupyter_server_config.py says so too.
+WORKSPACES := .jupyter/workspaces
 FIRST_NOTEBOOK := 00_async_tests_in_notebooks.ipynb
 # JupyterLab refuses to run as root unless told to; CI machines and containers often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -20,8 +25,15 @@ MAKEFLAGS += --keep-going
 
 .PHONY: lab test pytest export check-export lint mutation faults bench plugin-check clean git-filter site
 
-# One environment for reading and for contributing: the git filter below needs nbdev, and the README's
-# second command (`make test`) needs the rest, so a smaller "reader" install would be paid for twice.
+$(LAB_STAMP): pyproject.toml
+	@echo "==> Creating $(VENV) and installing the cookbook and JupyterLab into it."
+	@echo "    First time only; a minute or two on a slow connection. pip shows what it is doing:"
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade --progress-bar on pip
+	$(PYTHON) -m pip install --progress-bar on -e '.[lab]'
+	@echo "==> Installed."
+	touch $(LAB_STAMP)
+
 $(STAMP): pyproject.toml
 	@echo "==> Creating $(VENV) and installing the cookbook, JupyterLab and the test tools into it."
 	@echo "    First time only; a few minutes on a slow connection. pip shows what it is doing:"
@@ -29,22 +41,27 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install --upgrade --progress-bar on pip
 	$(PYTHON) -m pip install --progress-bar on -e '.[dev]'
 	@echo "==> Installed."
-	touch $(STAMP)
+	touch $(STAMP) $(LAB_STAMP)
 
 # JupyterLab's settings for this environment: no "fetch news?" question on first start.
-$(LAB_SETTINGS): tools/lab/overrides.json $(STAMP)
+$(LAB_SETTINGS): tools/lab/overrides.json $(LAB_STAMP)
 	mkdir -p $(dir $@)
 	cp $< $@
 
+# The workspace `/lab` opens: the primer, once. Later changes to the layout are the reader's own.
+$(WORKSPACES): | $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab workspaces import --LabWorkspaceImportApp.workspaces_dir=$(WORKSPACES) \
+	  tools/lab/workspace.json >/dev/null
+
 # Notebooks go into git without outputs (.gitattributes names this filter; tools/notebooks.py is it).
 # Outside a git clone (a downloaded archive) there is nothing to register.
-git-filter: $(STAMP)
+git-filter: $(LAB_STAMP)
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  git config filter.notebook-outputs.clean "$(PYTHON) tools/notebooks.py clean"; \
 	  git config filter.notebook-outputs.smudge cat; \
 	fi
 
-lab: $(STAMP) $(LAB_SETTINGS) git-filter  ## start JupyterLab on notebooks/, with the primer open
+lab: $(LAB_STAMP) $(LAB_SETTINGS) git-filter | $(WORKSPACES)  ## start JupyterLab on notebooks/, with the primer open
 	@echo "==> Starting JupyterLab with the primer open; Ctrl-C here stops it."
 	$(VENV)/bin/jupyter lab --config=tools/lab/jupyter_server_config.py --ServerApp.root_dir=notebooks \
 	  --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK) $(ROOT_FLAG) $(LAB_ARGS)
@@ -80,4 +97,4 @@ plugin-check: $(STAMP)  ## the test plugin on other projects' suites, from PyPI:
 	$(PYTHON) tools/plugin_check.py
 
 clean:
-	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis .cache _build browser-screenshots
+	rm -rf $(VENV) mutants .pytest_cache .ruff_cache .hypothesis .cache _build browser-screenshots .jupyter build

@@ -27,6 +27,8 @@ NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROKEN = "failing_inline_test.ipynb"  # tests/data: its inline test fails, and a cell after it never runs
 # A notebook's whole run (nbval's limit is 300 s a cell); lower it to see a stuck notebook fail sooner.
 RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
+# The copy shares this tree's .venv: make must never reinstall into it from the copy, whatever the files' times say.
+KEEP_THE_VENV = ["-o", ".venv/.installed-stamp", "-o", ".venv/.lab-stamp"]
 # Notebooks running at once, each in its own tab and kernel: the kernels' work overlaps their waits.
 TABS = 2
 
@@ -64,8 +66,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def lab(clone: Path) -> Iterator[Lab]:
     chromium()  # no JupyterLab to start when there is no browser to drive it
-    # `-o`: never reinstall into the shared .venv from the copy, whatever the files' times say
-    with running_lab(clone, "-o", ".venv/.installed-stamp") as lab:
+    with running_lab(clone, *KEEP_THE_VENV) as lab:
         yield lab
 
 
@@ -179,10 +180,38 @@ def test_after_saving_every_notebook_git_sees_no_change_and_the_checks_pass(ran,
     """Run, save, then `make test`'s checks: the outputs stay on disk and out of git."""
     assert [] == [line for line in git(clone, "status", "--porcelain").splitlines() if BROKEN not in line]
     checks = run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "check-export", "lint"],
+        ["make", "--no-print-directory", *KEEP_THE_VENV, "check-export", "lint"],
         cwd=clone, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert 0 == checks.returncode, checks.stdout + checks.stderr
+
+
+def test_the_lab_starts_without_a_warning(lab: Lab) -> None:
+    started = lab.output.lines[: next(i for i, line in enumerate(lab.output.lines) if lab.url in line)]
+    assert [] == [line for line in started if "Warning" in line or "WARNING" in line]
+
+
+def test_the_lab_opens_the_primer_at_lab_too(lab: Lab, browser) -> None:
+    """`/` redirects to the primer; `/lab` opens this checkout's default workspace, seeded with the primer."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{lab.url}lab?token={lab.token}")
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel", has_text=NOTEBOOKS[0])
+        tab.first.wait_for(timeout=60_000)
+    finally:
+        page.close()
+
+
+def test_the_file_browser_hides_ipytests_scratch_modules(lab: Lab, clone: Path) -> None:
+    """While a cell's tests run, ipytest keeps them in t_<hash>.py next to the notebook: not for the reader."""
+    scratch = clone / "notebooks" / "t_0123abcd.py"
+    scratch.write_text("")
+    try:
+        listed = [item["name"] for item in lab.get("api/contents/")["content"]]
+    finally:
+        scratch.unlink()
+    assert NOTEBOOKS[0] in listed
+    assert "t_0123abcd.py" not in listed
 
 
 @pytest.fixture(scope="module")

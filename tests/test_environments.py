@@ -10,14 +10,17 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize(("path", "project_dir"), [("environment.yml", "."), ("binder/environment.yml", "..")])
-def test_environment_installs_the_project_and_nothing_else(path: str, project_dir: str) -> None:
-    """Each environment file holds Python, pip and `-e <project>[dev]`: no second dependency list."""
+@pytest.mark.parametrize(
+    ("path", "project_dir", "extra"), [("environment.yml", ".", "dev"), ("binder/environment.yml", "..", "lab")]
+)
+def test_environment_installs_the_project_and_nothing_else(path: str, project_dir: str, extra: str) -> None:
+    """Each environment file holds Python, pip and `-e <project>[extra]`: no second dependency list.
+    Binder gets the reader's install, as `make lab` does; conda users the contributor's."""
     env = yaml.safe_load((ROOT / path).read_text())
     conda = [dep for dep in env["dependencies"] if isinstance(dep, str)]
     pip = [dep for dep in env["dependencies"] if isinstance(dep, dict)]
     assert {"pip"} | {dep for dep in conda if dep.startswith("python")} == set(conda)
-    assert [{"pip": [f"-e {project_dir}[dev]"]}] == pip
+    assert [{"pip": [f"-e {project_dir}[{extra}]"]}] == pip
     assert (ROOT / path).parent.joinpath(project_dir).resolve() == ROOT
 
 

@@ -237,6 +237,20 @@ def git(repository: Path, *args: str) -> str:
     return run(["git", *args], cwd=repository, capture_output=True, text=True, timeout=60, check=True).stdout
 
 
+def lab_save_hook():
+    """The save hook, as JupyterLab gets it: the configuration file turns the extension on, and the
+    extension registers the hook with the contents manager."""
+    settings = SimpleNamespace(ServerApp=SimpleNamespace(), ContentsManager=SimpleNamespace(), LabApp=SimpleNamespace())
+    runpy.run_path(str(ROOT / "tools/lab/jupyter_server_config.py"), init_globals={"get_config": lambda: settings})
+    (extension,) = settings.ServerApp.jpserver_extensions
+    assert "t_*.py" in settings.ContentsManager.hide_globs  # ipytest's scratch modules stay out of sight
+    hooks = []
+    server = SimpleNamespace(contents_manager=SimpleNamespace(register_post_save_hook=hooks.append))
+    importlib.import_module(extension)._load_jupyter_server_extension(server)
+    (hook,) = hooks
+    return hook
+
+
 def test_after_a_save_git_status_shows_the_notebook_unchanged(project: Path) -> None:
     """The lab's save hook: a notebook that differs only by outputs is listed as unchanged, which git,
     seeing another file size, would not do by itself; a notebook with an edit is left alone."""
@@ -248,16 +262,12 @@ def test_after_a_save_git_status_shows_the_notebook_unchanged(project: Path) -> 
     path = project / "notebooks/99_demo.ipynb"
     save_as_jupyterlab_does(path)
     assert " M notebooks/99_demo.ipynb\n" == git(project, "status", "--porcelain", "notebooks")
-    settings = SimpleNamespace(FileContentsManager=SimpleNamespace())
-    config = runpy.run_path(
-        str(ROOT / "tools/lab/jupyter_server_config.py"), init_globals={"get_config": lambda: settings}
-    )
-    assert config["refresh_git_index"] is settings.FileContentsManager.post_save_hook
-    settings.FileContentsManager.post_save_hook({"type": "notebook"}, str(path), None)
+    hook = lab_save_hook()
+    hook({"type": "notebook"}, str(path), None)
     assert "" == git(project, "status", "--porcelain", "notebooks")
     assert "" == git(project, "diff", "--cached")  # nothing was staged
     edit(project, 6, "print(double(22))")
-    settings.FileContentsManager.post_save_hook({"type": "notebook"}, str(path), None)
+    hook({"type": "notebook"}, str(path), None)
     assert " M notebooks/99_demo.ipynb\n" == git(project, "status", "--porcelain", "notebooks")
 
 
