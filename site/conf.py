@@ -32,5 +32,7 @@ html_theme_options = {
     # a "launch" button on every notebook page: that notebook, in JupyterLab, on Binder
     "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
 }
+html_static_path = ["_static"]
+html_css_files = ["cookbook.css"]  # code wraps instead of being cut off; tables keep the promise readable
 html_favicon = "favicon.svg"  # without one, every browser asks for /favicon.ico and logs a 404
 html_context = {"default_mode": "auto"}  # light or dark as the reader's system says, with no console error

@@ -249,8 +249,20 @@ def test_a_page_renders_with_working_links_and_no_browser_errors(site: Path, ser
             binder = page.locator(f"a[href*='mybinder.org'][href*='{Path(name).name}.ipynb']")
             assert binder.count() > 0, "no link opening this notebook on Binder"
             assert page.locator("button.copybtn").count() > 0  # code that can be copied
+        outputs = "\n".join(page.locator("div.cell_output").all_inner_texts())
         if name.startswith("notebooks/0") and not name.endswith("00_async_tests_in_notebooks"):
-            assert " passed in " in "\n".join(page.locator("div.cell_output").all_inner_texts())  # test results
+            assert " passed in " in outputs  # test results
+        # test output reads as in JupyterLab: no progress dot alone on a line, no percentage cut short
+        assert [] == [line for line in outputs.splitlines() if line.strip() == "."]
+        assert outputs.count("[100") == outputs.count("[100%]")
+        cut = page.locator("div.cell pre, div.cell_output pre").evaluate_all(
+            "blocks => blocks.filter(block => block.scrollWidth > block.clientWidth + 1).map(block => block.innerText)"
+        )
+        assert [] == cut, "code or output cut off at the right edge"
+        if name == "index":  # written for readers: how to run the notebooks, not how to build the site
+            text = page.locator("main").inner_text()
+            assert "Run the notebooks yourself" in text
+            assert "make site" not in text
         images = page.locator("div.cell_output img")
         loaded = images.evaluate_all("images => images.map(image => image.complete && image.naturalWidth > 0)")
         assert all(loaded), f"{loaded.count(False)} image(s) did not load"

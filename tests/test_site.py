@@ -3,6 +3,7 @@ what points nowhere, a build from saved outputs refuses notebooks that did not r
 publishing workflow runs `make site` only. The pages themselves are opened in Chromium by
 tests/test_browser.py, built from the notebooks JupyterLab has just run there (no third execution)."""
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -67,3 +68,25 @@ def test_the_publishing_workflow_only_calls_make_site() -> None:
     runs = [line.strip().removeprefix("- ") for line in workflow.splitlines() if "run:" in line]
     assert ["run: make site"] == runs
     assert "path: _build/html" in workflow
+
+
+def site_tool():
+    """tools/site.py as a module (its name would clash with the standard library's `site`)."""
+    spec = importlib.util.spec_from_file_location("site_tool", ROOT / "tools/site.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_the_landing_page_is_written_for_readers_with_the_readmes_table() -> None:
+    tool = site_tool()
+    readme = (ROOT / "README.md").read_text()
+    page = tool.landing_page((ROOT / "site/index.md").read_text(), readme, ["00_a.ipynb", "01_b.ipynb"])
+    table = tool.notebooks_table(readme)
+    assert table.splitlines()[0] == "| Notebook | What you learn | Time to learn |"
+    assert len(table.splitlines()) == 2 + len(list((ROOT / "notebooks").glob("*.ipynb")))
+    assert table.splitlines()[2] in page  # the README's rows, links to notebooks kept as they are
+    assert "{notebooks}" not in page
+    assert "make site" not in page
+    assert "make test" not in page
+    assert page.endswith("```{toctree}\n:hidden:\n:caption: Notebooks\n\nnotebooks/00_a\nnotebooks/01_b\n```\n")

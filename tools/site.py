@@ -1,9 +1,10 @@
 """`make site`: the cookbook as a static website in _build/html/, index page at its root.
 
-The sources are staged in _build/source/: the notebooks as they are, and the README as the landing page,
-with a table of contents in the notebooks' order. Links in the README to files that are not pages (a
-test module, say) point at the repository instead. Then Sphinx builds (configuration: site/conf.py),
-executing every notebook once; a failing cell or any warning fails the build.
+The sources are staged in _build/source/: the notebooks as they are, and site/index.md as the landing
+page, written for readers, with the README's table of notebooks in it and a table of contents in the
+notebooks' order. Links in that table to files that are not pages point at the repository instead.
+Then Sphinx builds (configuration: site/conf.py), executing every notebook once; a failing cell or any
+warning fails the build.
 
 With `--executed`, the notebooks given already hold their outputs (JupyterLab saved them after Run All,
 as the browser suite does): they are rendered as they are, not executed again, and the build is refused
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +32,16 @@ from conf import REPOSITORY  # noqa: E402  (site/ is not a package)
 LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
 
 
-def landing_page(readme: str, notebooks: list[str]) -> str:
-    """The README without its badges (images from other sites, and the site has its own Binder buttons),
-    its links to files other than the notebooks pointed at the repository, and a table of contents
-    (hidden: the README's own table is the visible one) in the notebooks' order."""
+def notebooks_table(readme: str) -> str:
+    """The README's table of notebooks (one source for what each teaches and how long it takes)."""
+    section = readme.split("## Notebooks", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.strip().splitlines() if line.startswith("|"))
+
+
+def landing_page(page: str, readme: str, notebooks: list[str]) -> str:
+    """site/index.md with the README's table of notebooks in place of `{notebooks}`, links to files other
+    than the notebooks pointed at the repository, and a table of contents (hidden: the table is the
+    visible one) in the notebooks' order."""
 
     def relink(match: re.Match[str]) -> str:
         target = match.group(1)
@@ -41,8 +50,8 @@ def landing_page(readme: str, notebooks: list[str]) -> str:
         return f"]({REPOSITORY}/blob/main/{target})"
 
     toc = "\n".join(f"notebooks/{Path(name).stem}" for name in notebooks)
-    readme = "\n".join(line for line in readme.splitlines() if not line.startswith("[!["))
-    return LINK.sub(relink, readme) + f"\n```{{toctree}}\n:hidden:\n:caption: Notebooks\n\n{toc}\n```\n"
+    page = page.replace("{notebooks}", LINK.sub(relink, notebooks_table(readme)))
+    return page + f"\n```{{toctree}}\n:hidden:\n:caption: Notebooks\n\n{toc}\n```\n"
 
 
 def stage(source: Path, notebooks: list[Path]) -> None:
@@ -51,7 +60,17 @@ def stage(source: Path, notebooks: list[Path]) -> None:
     for notebook in notebooks:
         shutil.copy(notebook, source / "notebooks" / notebook.name)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (source / "index.md").write_text(landing_page(readme, [path.name for path in notebooks]), encoding="utf-8")
+    page = (ROOT / "site" / "index.md").read_text(encoding="utf-8")
+    names = [path.name for path in notebooks]
+    (source / "index.md").write_text(landing_page(page, readme, names), encoding="utf-8")
+
+
+def quiet_kernels(profiles: Path) -> dict[str, str]:
+    """The build's environment, with an IPython profile whose kernels log errors only: ipykernel 7 warns
+    at every start that its local TCP sockets are not encrypted, which says nothing about the notebook."""
+    (profiles / "profile_default").mkdir(parents=True)
+    (profiles / "profile_default" / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "ERROR"\n')
+    return {**os.environ, "IPYTHONDIR": str(profiles)}
 
 
 def unexecuted(notebook: Path) -> list[str]:
@@ -86,10 +105,14 @@ def main() -> int:
     started = time.perf_counter()
     stage(source, notebooks)
     shutil.rmtree(html, ignore_errors=True)
-    build = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(ROOT / "site"), "-W", "--keep-going", "-q"]
+    # Sphinx says which page it reads, and MyST-NB which notebook it executes and in how long.
+    build = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(ROOT / "site"), "-W", "--keep-going"]
     if options.executed:
         build += ["-D", "nb_execution_mode=off"]
-    done = subprocess.run([*build, str(source), str(html)], cwd=ROOT, timeout=1800)
+    with tempfile.TemporaryDirectory(prefix="site-ipython-") as profiles:
+        done = subprocess.run(
+            [*build, str(source), str(html)], cwd=ROOT, env=quiet_kernels(Path(profiles)), timeout=1800
+        )
     if done.returncode != 0:
         print(f"site: the build failed (exit {done.returncode}); see the messages above", file=sys.stderr)
         return done.returncode
