@@ -30,3 +30,33 @@ def test_environment_python_satisfies_requires_python(path: str) -> None:
     (python,) = [dep for dep in env["dependencies"] if isinstance(dep, str) and dep.startswith("python")]
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert python.split("=")[1] in SpecifierSet(requires)
+
+
+def workflow(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github/workflows" / name).read_text())
+
+
+def test_ci_tests_every_supported_python_and_the_site_and_binder_use_one_of_them() -> None:
+    (job,) = workflow("test.yml")["jobs"].values()
+    tested = job["strategy"]["matrix"]["python"]
+    assert ["3.11", "3.12", "3.13"] == tested
+    requires = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert all(version in requires for version in tested)
+    assert "./.ci/run" in [step.get("run") for step in job["steps"]]  # the same command as everywhere else
+    site = workflow("site.yml")["jobs"]["build"]["steps"]
+    (site_python,) = [step["with"]["python-version"] for step in site if "setup-python" in step.get("uses", "")]
+    binder = yaml.safe_load((ROOT / "binder/environment.yml").read_text())["dependencies"]
+    (binder_python,) = [dep.split("=")[1] for dep in binder if isinstance(dep, str) and dep.startswith("python")]
+    assert {site_python, binder_python} <= set(tested)
+
+
+def test_releases_are_built_checked_and_published_by_trusted_publishing() -> None:
+    release = workflow("release.yml")
+    assert ["v*"] == release[True]["push"]["tags"]  # yaml reads the key `on` as True
+    build = [step.get("run", "") for step in release["jobs"]["build"]["steps"]]
+    assert "python -m build" in build
+    assert "python -m twine check --strict dist/*" in build
+    publish = release["jobs"]["publish"]
+    assert {"id-token": "write"} == publish["permissions"]
+    assert "pypa/gh-action-pypi-publish@release/v1" in [step.get("uses") for step in publish["steps"]]
+    assert not any("password" in step.get("with", {}) for step in publish["steps"])  # no stored token
