@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ["SCHEMA", "User", "UserError", "InvalidUser", "DuplicateEmail", "UserReader", "UserRepository"]
 
-# %% ../../notebooks/02_postgres_repository.ipynb #02pos017
+# %% ../../notebooks/02_postgres_repository.ipynb #02pos019
 import re
 from dataclasses import dataclass
 
@@ -30,7 +30,7 @@ class User:
     email: str
 
 
-# %% ../../notebooks/02_postgres_repository.ipynb #02pos024
+# %% ../../notebooks/02_postgres_repository.ipynb #02pos026
 class UserError(Exception):
     """Base class of the repository's own errors."""
 
@@ -43,7 +43,7 @@ class DuplicateEmail(UserError):
     """Another user already has this email (compared without case); nothing was inserted."""
 
 
-# %% ../../notebooks/02_postgres_repository.ipynb #02pos027
+# %% ../../notebooks/02_postgres_repository.ipynb #02pos029
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _MAX_ID = 2**63 - 1  # ids are bigint
 
@@ -65,7 +65,7 @@ def _is_storable_id(user_id: int) -> bool:
     return 1 <= user_id <= _MAX_ID
 
 
-# %% ../../notebooks/02_postgres_repository.ipynb #02pos030
+# %% ../../notebooks/02_postgres_repository.ipynb #02pos032
 _COLUMNS = "id, name, email"
 
 
@@ -91,7 +91,7 @@ class UserReader:
         return [User(**row) for row in rows]
 
 
-# %% ../../notebooks/02_postgres_repository.ipynb #02pos035
+# %% ../../notebooks/02_postgres_repository.ipynb #02pos037
 class UserRepository(UserReader):
     """Reads and writes users (see SCHEMA), through an asyncpg pool or a single connection."""
 

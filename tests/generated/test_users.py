@@ -14,7 +14,7 @@ import pytest
 from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserError, UserReader, UserRepository
 
 
-# %% 02_postgres_repository.ipynb, cell 21
+# %% 02_postgres_repository.ipynb, cell 23
 @pytest.fixture(scope="session")
 def postgres_schema():
     return SCHEMA
@@ -29,7 +29,7 @@ async def count_users(pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 22
+# %% 02_postgres_repository.ipynb, cell 24
 async def test_each_test_starts_from_an_empty_table(postgres_pool):
     assert 0 == await count_users(postgres_pool)
 
@@ -50,7 +50,7 @@ async def test_the_schema_refuses_incomplete_rows_from_any_writer(postgres_pool,
     assert 0 == await count_users(postgres_pool)
 
 
-# %% 02_postgres_repository.ipynb, cell 25
+# %% 02_postgres_repository.ipynb, cell 27
 def test_the_errors_form_one_family():
     assert issubclass(InvalidUser, UserError)
     assert issubclass(InvalidUser, ValueError)
@@ -58,7 +58,7 @@ def test_the_errors_form_one_family():
     assert not issubclass(DuplicateEmail, ValueError)
 
 
-# %% 02_postgres_repository.ipynb, cell 33
+# %% 02_postgres_repository.ipynb, cell 35
 async def test_a_reader_reads_what_any_writer_stored(postgres_pool):
     rows = [("Ada", "ada@example.com"), ("Grace", "grace@example.com")]
     await postgres_pool.executemany("INSERT INTO users (name, email) VALUES ($1, $2)", rows)
@@ -73,7 +73,7 @@ async def test_unknown_id_is_none(postgres_pool):
     assert await UserReader(postgres_pool).get_by_id(424242) is None
 
 
-# %% 02_postgres_repository.ipynb, cell 38
+# %% 02_postgres_repository.ipynb, cell 40
 async def test_created_user_can_be_read_back(repository):
     created = await repository.create("Ada Lovelace", "ada@example.com")
     assert User(created.id, "Ada Lovelace", "ada@example.com") == created
@@ -98,7 +98,7 @@ async def test_delete_says_whether_there_was_a_user(repository):
     assert [keep] == await repository.newest()
 
 
-# %% 02_postgres_repository.ipynb, cell 40
+# %% 02_postgres_repository.ipynb, cell 42
 async def test_concurrent_creates_with_one_email_store_exactly_one(repository):
     emails = ["ada@example.com", "ADA@example.com"] * 4
     results = await asyncio.gather(
@@ -110,7 +110,7 @@ async def test_concurrent_creates_with_one_email_store_exactly_one(repository):
     assert created == await repository.newest()
 
 
-# %% 02_postgres_repository.ipynb, cell 42
+# %% 02_postgres_repository.ipynb, cell 44
 async def waiting_for_a_lock(pool, seconds=3):
     """Return once a query on this database waits for a lock; fail by name after `seconds`."""
     query = """SELECT count(*) FROM pg_stat_activity
@@ -123,7 +123,7 @@ async def waiting_for_a_lock(pool, seconds=3):
         pytest.fail(f"no query of this database waited for a lock within {seconds} s")
 
 
-# %% 02_postgres_repository.ipynb, cell 43
+# %% 02_postgres_repository.ipynb, cell 45
 @pytest.mark.parametrize("other", ["commit", "rollback"])
 async def test_a_create_waits_for_an_uncommitted_insert_of_the_same_email(repository, postgres_pool, other):
     async with postgres_pool.acquire() as connection:
@@ -143,7 +143,7 @@ async def test_a_create_waits_for_an_uncommitted_insert_of_the_same_email(reposi
     assert 1 == await count_users(postgres_pool)
 
 
-# %% 02_postgres_repository.ipynb, cell 45
+# %% 02_postgres_repository.ipynb, cell 47
 CALLS = {
     "create": lambda repository: repository.create("Grace", "grace@example.com"),
     "get_by_id": lambda repository: repository.get_by_id(1),
@@ -166,7 +166,7 @@ async def test_a_call_cancelled_mid_query_gives_its_connection_back(repository, 
     assert [ada] == await repository.newest()
 
 
-# %% 02_postgres_repository.ipynb, cell 48
+# %% 02_postgres_repository.ipynb, cell 50
 @pytest.mark.parametrize(
     ("name", "email", "message"),
     [
@@ -225,7 +225,7 @@ async def test_a_limit_out_of_range_is_refused(limit):
         await UserReader(pool=None).newest(limit)
 
 
-# %% 02_postgres_repository.ipynb, cell 50
+# %% 02_postgres_repository.ipynb, cell 52
 async def test_create_stores_exactly_the_trimmed_input_in_every_column(repository, postgres_pool):
     user = await repository.create("  Ada  King ", "\tAda.King+Tag@Example.COM \n")
     row = await postgres_pool.fetchrow("SELECT * FROM users")
@@ -296,7 +296,7 @@ async def test_newest_of_an_empty_table_is_empty(repository):
     assert [] == await repository.newest(1000)
 
 
-# %% 02_postgres_repository.ipynb, cell 52
+# %% 02_postgres_repository.ipynb, cell 54
 async def test_every_error_of_the_repository_is_a_user_error(repository):
     await repository.create("Ada", "ada@example.com")
     for name, email in [("Ada", "ADA@example.com"), (" ", "x@example.com"), ("Ada", "no-at-sign")]:
@@ -339,7 +339,7 @@ async def test_a_closed_connection_is_an_error_not_an_empty_answer(postgres_dsn,
         await CALLS[call](UserRepository(connection))
 
 
-# %% 02_postgres_repository.ipynb, cell 54
+# %% 02_postgres_repository.ipynb, cell 56
 @pytest.fixture(params=["pool", "connection"])
 async def supplied(request, postgres_pool):
     """The database as a caller may supply it: the pool itself, or one connection of it."""
@@ -350,7 +350,7 @@ async def supplied(request, postgres_pool):
             yield connection
 
 
-# %% 02_postgres_repository.ipynb, cell 55
+# %% 02_postgres_repository.ipynb, cell 57
 async def test_a_pool_and_a_single_connection_serve_the_same(supplied, postgres_pool):
     repository = UserRepository(supplied)
     ada = await repository.create(" Ada ", "Ada@Example.com ")
@@ -419,7 +419,7 @@ async def test_the_password_stays_out_of_reprs_and_errors(postgres_dsn):
     assert [] == [text for text in seen if secret in text]
 
 
-# %% 02_postgres_repository.ipynb, cell 57
+# %% 02_postgres_repository.ipynb, cell 59
 async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository, postgres_pool):
     await repository.create("Ada", "ada@example.com")
     async with postgres_pool.acquire() as connection:
@@ -433,7 +433,7 @@ async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository,
         assert 1 == await connection.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 59
+# %% 02_postgres_repository.ipynb, cell 61
 async def test_every_connection_goes_back_to_the_pool(repository, postgres_pool):
     await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(15)))
     with pytest.raises(DuplicateEmail):
