@@ -291,6 +291,17 @@ async def test_newest_lists_newest_first_up_to_the_limit(repository):
     assert created[::-1] == await repository.newest(1000)
 
 
+async def test_ids_are_assigned_by_the_database_alone(repository, postgres_pool):
+    ada = await repository.create("Ada", "ada@example.com")
+    with pytest.raises(asyncpg.GeneratedAlwaysError):
+        await postgres_pool.execute("INSERT INTO users (id, name, email) VALUES (99, 'Eve', 'eve@example.com')")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await postgres_pool.execute(
+            "INSERT INTO users (id, name, email) OVERRIDING SYSTEM VALUE VALUES ($1, 'Eve', 'eve@example.com')", ada.id
+        )
+    assert [ada] == await repository.newest()
+
+
 async def test_newest_of_an_empty_table_is_empty(repository):
     assert [] == await repository.newest()
     assert [] == await repository.newest(1000)
