@@ -5,14 +5,16 @@
 
 import asyncio
 import re
+import traceback
+import uuid
 
 import asyncpg
 import pytest
 
-from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserError, UserRepository
+from async_cookbook.users import SCHEMA, DuplicateEmail, InvalidUser, User, UserError, UserReader, UserRepository
 
 
-# %% 02_postgres_repository.ipynb, cell 28
+# %% 02_postgres_repository.ipynb, cell 23
 @pytest.fixture(scope="session")
 def postgres_schema():
     return SCHEMA
@@ -27,22 +29,57 @@ async def count_users(pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 29
+# %% 02_postgres_repository.ipynb, cell 24
+async def test_each_test_starts_from_an_empty_table(postgres_pool):
+    assert 0 == await count_users(postgres_pool)
+
+
+async def test_the_database_refuses_a_blank_name_from_any_writer(postgres_pool):
+    with pytest.raises(asyncpg.CheckViolationError):
+        await postgres_pool.execute("INSERT INTO users (name, email) VALUES (' ', 'x@example.com')")
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "error"),
+    [(None, "x@example.com", asyncpg.NotNullViolationError), ("Ada", None, asyncpg.NotNullViolationError),
+     ("Ada", "@example.com", asyncpg.CheckViolationError), ("Ada", "ada@", asyncpg.CheckViolationError)],
+)  # fmt: skip
+async def test_the_schema_refuses_incomplete_rows_from_any_writer(postgres_pool, name, email, error):
+    with pytest.raises(error):
+        await postgres_pool.execute("INSERT INTO users (name, email) VALUES ($1, $2)", name, email)
+    assert 0 == await count_users(postgres_pool)
+
+
+# %% 02_postgres_repository.ipynb, cell 27
+def test_the_errors_form_one_family():
+    assert issubclass(InvalidUser, UserError)
+    assert issubclass(InvalidUser, ValueError)
+    assert issubclass(DuplicateEmail, UserError)
+    assert not issubclass(DuplicateEmail, ValueError)
+
+
+# %% 02_postgres_repository.ipynb, cell 35
+async def test_a_reader_reads_what_any_writer_stored(postgres_pool):
+    rows = [("Ada", "ada@example.com"), ("Grace", "grace@example.com")]
+    await postgres_pool.executemany("INSERT INTO users (name, email) VALUES ($1, $2)", rows)
+    reader = UserReader(postgres_pool)
+    ada, grace = User(1, "Ada", "ada@example.com"), User(2, "Grace", "grace@example.com")
+    assert ada == await reader.get_by_id(1)
+    assert [grace, ada] == await reader.newest()
+    assert [grace] == await reader.newest(1)
+
+
+async def test_unknown_id_is_none(postgres_pool):
+    assert await UserReader(postgres_pool).get_by_id(424242) is None
+
+
+# %% 02_postgres_repository.ipynb, cell 40
 async def test_created_user_can_be_read_back(repository):
     created = await repository.create("Ada Lovelace", "ada@example.com")
     assert User(created.id, "Ada Lovelace", "ada@example.com") == created
     assert created == await repository.get_by_id(created.id)
 
 
-async def test_unknown_id_is_none(repository):
-    assert await repository.get_by_id(424242) is None
-
-
-async def test_each_test_starts_from_an_empty_table(postgres_pool):
-    assert 0 == await count_users(postgres_pool)
-
-
-# %% 02_postgres_repository.ipynb, cell 31
 async def test_duplicate_email_is_refused_and_nothing_is_inserted(repository, postgres_pool):
     first = await repository.create("Ada", "ada@example.com")
     with pytest.raises(DuplicateEmail, match=r"^email already registered: 'ADA@Example.com'$") as raised:
@@ -52,15 +89,7 @@ async def test_duplicate_email_is_refused_and_nothing_is_inserted(repository, po
     assert [first] == await repository.newest()
 
 
-async def test_other_unique_violations_are_not_called_duplicate_emails(repository, postgres_pool):
-    await postgres_pool.execute("CREATE UNIQUE INDEX one_name ON users (name)")
-    await repository.create("Ada", "ada@example.com")
-    with pytest.raises(asyncpg.UniqueViolationError) as raised:
-        await repository.create("Ada", "another@example.com")
-    assert not isinstance(raised.value, DuplicateEmail)
-
-
-async def test_delete_says_whether_there_was_a_user(repository, postgres_pool):
+async def test_delete_says_whether_there_was_a_user(repository):
     user = await repository.create("Ada", "ada@example.com")
     keep = await repository.create("Grace", "grace@example.com")
     assert await repository.delete(user.id) is True
@@ -69,58 +98,8 @@ async def test_delete_says_whether_there_was_a_user(repository, postgres_pool):
     assert [keep] == await repository.newest()
 
 
-async def test_newest_lists_newest_first_up_to_the_limit(repository):
-    created = [await repository.create(f"User {n}", f"user{n}@example.com") for n in range(25)]
-    assert created[::-1][:20] == await repository.newest()
-    assert created[::-1][:3] == await repository.newest(3)
-    assert created[-1:] == await repository.newest(1)
-    assert created[::-1] == await repository.newest(1000)
-
-
-@pytest.mark.parametrize("limit", [0, -1, 1001, 2.5, True, "5"])
-async def test_a_limit_out_of_range_is_refused(repository, limit):
-    with pytest.raises(ValueError, match=f"^limit must be an int from 1 to 1000, got {limit!r}$"):
-        await repository.newest(limit)
-
-
-# %% 02_postgres_repository.ipynb, cell 32
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [("Ada.Lovelace@Example.COM", "ada.lovelace@example.com"), ("ÄDA@example.com", "äda@EXAMPLE.com"),
-     ("ΣΟΦΙΑ@example.com", "σοφια@example.com")],
-)  # fmt: skip
-async def test_emails_are_stored_as_given_and_compared_without_case(repository, postgres_pool, first, second):
-    stored = await repository.create("First", first)
-    assert first == stored.email == (await repository.get_by_id(stored.id)).email
-    with pytest.raises(DuplicateEmail, match=f"^email already registered: {re.escape(repr(second))}$"):
-        await repository.create("Second", second)
-    assert 1 == await count_users(postgres_pool)
-
-
-# %% 02_postgres_repository.ipynb, cell 34
-async def test_concurrent_creates_get_distinct_ids(repository, postgres_pool):
-    users = await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(20)))
-    assert 20 == len({user.id for user in users})
-    assert 20 == await count_users(postgres_pool)
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["Robert'); DROP TABLE users;--", 'O\'Brien "the $1 man"', "Zoë Ðvořák", "山田 太郎", "عائشة", "🦆 Duck"],
-)
-async def test_names_are_stored_exactly_as_given(repository, postgres_pool, name):
-    user = await repository.create(name, "someone@example.com")
-    assert name == (await repository.get_by_id(user.id)).name
-    assert name == await postgres_pool.fetchval("SELECT name FROM users WHERE id = $1", user.id)
-
-
-async def test_surrounding_spaces_are_trimmed(repository):
-    user = await repository.create("  Ada  ", " ada@example.com ")
-    assert ("Ada", "ada@example.com") == (user.name, user.email)
-
-
-# %% 02_postgres_repository.ipynb, cell 36
-async def test_concurrent_creates_with_one_email_store_exactly_one(repository, postgres_pool):
+# %% 02_postgres_repository.ipynb, cell 42
+async def test_concurrent_creates_with_one_email_store_exactly_one(repository):
     emails = ["ada@example.com", "ADA@example.com"] * 4
     results = await asyncio.gather(
         *(repository.create(f"Ada {n}", e) for n, e in enumerate(emails)), return_exceptions=True
@@ -131,29 +110,81 @@ async def test_concurrent_creates_with_one_email_store_exactly_one(repository, p
     assert created == await repository.newest()
 
 
-async def test_concurrent_deletes_of_one_user_report_one_deletion(repository, postgres_pool):
-    user = await repository.create("Ada", "ada@example.com")
-    assert [True, False, False, False, False] == sorted(
-        await asyncio.gather(*(repository.delete(user.id) for _ in range(5))), reverse=True
-    )
-    assert 0 == await count_users(postgres_pool)
+# %% 02_postgres_repository.ipynb, cell 44
+async def waiting_for_a_lock(pool, seconds=3):
+    """Return once a query on this database waits for a lock; fail by name after `seconds`."""
+    query = """SELECT count(*) FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+    try:
+        async with asyncio.timeout(seconds):
+            while not await pool.fetchval(query):
+                pass
+    except TimeoutError:
+        pytest.fail(f"no query of this database waited for a lock within {seconds} s")
 
 
-# %% 02_postgres_repository.ipynb, cell 38
+# %% 02_postgres_repository.ipynb, cell 45
+@pytest.mark.parametrize("other", ["commit", "rollback"])
+async def test_a_create_waits_for_an_uncommitted_insert_of_the_same_email(repository, postgres_pool, other):
+    async with postgres_pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute("INSERT INTO users (name, email) VALUES ('Other', 'ADA@example.com')")
+        create = asyncio.create_task(repository.create("Ada", "ada@example.com"))
+        await waiting_for_a_lock(postgres_pool)
+        assert not create.done(), "create did not wait for the other transaction"
+        await (transaction.commit() if other == "commit" else transaction.rollback())
+    async with asyncio.timeout(3):
+        result = (await asyncio.gather(create, return_exceptions=True))[0]
+    if other == "commit":
+        assert isinstance(result, DuplicateEmail), result
+    else:
+        assert "ada@example.com" == result.email
+    assert 1 == await count_users(postgres_pool)
+
+
+# %% 02_postgres_repository.ipynb, cell 47
+CALLS = {
+    "create": lambda repository: repository.create("Grace", "grace@example.com"),
+    "get_by_id": lambda repository: repository.get_by_id(1),
+    "delete": lambda repository: repository.delete(1),
+    "newest": lambda repository: repository.newest(),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+async def test_a_call_cancelled_mid_query_gives_its_connection_back(repository, postgres_pool, call):
+    ada = await repository.create("Ada", "ada@example.com")
+    async with postgres_pool.acquire() as connection, connection.transaction():
+        await connection.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        task = asyncio.create_task(CALLS[call](repository))
+        await waiting_for_a_lock(postgres_pool)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert postgres_pool.get_size() == postgres_pool.get_idle_size(), "a connection was not given back"
+    assert [ada] == await repository.newest()
+
+
+# %% 02_postgres_repository.ipynb, cell 50
 @pytest.mark.parametrize(
     ("name", "email", "message"),
     [
         ("", "ada@example.com", "name must not be blank, got ''"),
         ("   ", "ada@example.com", "name must not be blank, got '   '"),
+        ("\t\n", "ada@example.com", "name must not be blank, got '\\t\\n'"),
         (None, "ada@example.com", "name must not be blank, got None"),
         ("Ada", "ada.example.com", "email must look like name@domain, got 'ada.example.com'"),
         ("Ada", "@example.com", "email must look like name@domain, got '@example.com'"),
         ("Ada", "ada@", "email must look like name@domain, got 'ada@'"),
         ("Ada", "ada@example@com", "email must look like name@domain, got 'ada@example@com'"),
         ("Ada", "ada lovelace@example.com", "email must look like name@domain, got 'ada lovelace@example.com'"),
+        ("Ada", "ada@example .com", "email must look like name@domain, got 'ada@example .com'"),
+        ("Ada", "   ", "email must look like name@domain, got '   '"),
         ("Ada", None, "email must look like name@domain, got None"),
         (42, "ada@example.com", "name must not be blank, got 42"),
         ("Ada", 42, "email must look like name@domain, got 42"),
+        ("Ada", b"ada@example.com", "email must look like name@domain, got b'ada@example.com'"),
         (
             "Ada\x00",
             "ada@example.com",
@@ -179,13 +210,67 @@ async def test_an_id_no_user_can_have_finds_nobody_without_a_query(user_id):
     assert await repository.delete(user_id) is False
 
 
-@pytest.mark.parametrize("user_id", ["1", 1.0, None, True])
+@pytest.mark.parametrize("user_id", ["1", 1.0, None, True, False])
 async def test_an_id_that_is_not_an_int_is_a_type_error(user_id):
     repository = UserRepository(pool=None)
     with pytest.raises(TypeError, match=f"^user_id must be an int, got {re.escape(repr(user_id))}$"):
         await repository.get_by_id(user_id)
     with pytest.raises(TypeError, match=f"^user_id must be an int, got {re.escape(repr(user_id))}$"):
         await repository.delete(user_id)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, 2.5, True, False, "5", None])
+async def test_a_limit_out_of_range_is_refused(limit):
+    with pytest.raises(ValueError, match=f"^limit must be an int from 1 to 1000, got {re.escape(repr(limit))}$"):
+        await UserReader(pool=None).newest(limit)
+
+
+# %% 02_postgres_repository.ipynb, cell 52
+async def test_create_stores_exactly_the_trimmed_input_in_every_column(repository, postgres_pool):
+    user = await repository.create("  Ada  King ", "\tAda.King+Tag@Example.COM \n")
+    row = await postgres_pool.fetchrow("SELECT * FROM users")
+    assert {"id": user.id, "name": "Ada  King", "email": "Ada.King+Tag@Example.COM"} == dict(row)
+    assert (int, str, str) == (type(user.id), type(user.name), type(user.email))
+    with pytest.raises(AttributeError):
+        user.name = "Eve"  # a User is a snapshot of the row: frozen
+    assert user == await repository.get_by_id(user.id)
+    assert [user] == await repository.newest()
+
+
+async def test_surrounding_spaces_are_trimmed(repository):
+    user = await repository.create("  Ada  ", " ada@example.com ")
+    assert ("Ada", "ada@example.com") == (user.name, user.email)
+
+
+@pytest.mark.parametrize(
+    "email", ["a@b", "ada+tag@example.com", "o'brien@example.com", "zoë@exämple.de", "x@localhost"]
+)
+async def test_any_email_with_one_at_and_no_spaces_is_accepted(repository, email):
+    user = await repository.create("Someone", email)
+    assert email == user.email == (await repository.get_by_id(user.id)).email
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Robert'); DROP TABLE users;--", 'O\'Brien "the $1 man"', "Zoë Ðvořák", "山田 太郎", "عائشة", "🦆 Duck"],
+)
+async def test_names_are_stored_exactly_as_given(repository, postgres_pool, name):
+    user = await repository.create(name, "someone@example.com")
+    assert name == (await repository.get_by_id(user.id)).name
+    assert name == await postgres_pool.fetchval("SELECT name FROM users WHERE id = $1", user.id)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Ada.Lovelace@Example.COM", "ada.lovelace@example.com"), ("ÄDA@example.com", "äda@EXAMPLE.com"),
+     ("ΣΟΦΙΑ@example.com", "σοφια@example.com")],
+)  # fmt: skip
+async def test_emails_are_stored_as_given_and_compared_without_case(repository, postgres_pool, first, second):
+    stored = await repository.create("First", first)
+    assert first == stored.email == (await repository.get_by_id(stored.id)).email
+    with pytest.raises(DuplicateEmail, match=f"^email already registered: {re.escape(repr(second))}$"):
+        await repository.create("Second", second)
+    assert 1 == await count_users(postgres_pool)
 
 
 async def test_the_largest_bigint_id_is_found_and_deleted(repository, postgres_pool):
@@ -195,8 +280,34 @@ async def test_the_largest_bigint_id_is_found_and_deleted(repository, postgres_p
     )
     assert User(largest, "Max", "max@example.com") == await repository.get_by_id(largest)
     assert await repository.delete(largest) is True
+    assert 0 == await count_users(postgres_pool)
 
 
+async def test_newest_lists_newest_first_up_to_the_limit(repository):
+    created = [await repository.create(f"User {n}", f"user{n}@example.com") for n in range(25)]
+    assert created[::-1][:20] == await repository.newest()
+    assert created[::-1][:3] == await repository.newest(3)
+    assert created[-1:] == await repository.newest(1)
+    assert created[::-1] == await repository.newest(1000)
+
+
+async def test_ids_are_assigned_by_the_database_alone(repository, postgres_pool):
+    ada = await repository.create("Ada", "ada@example.com")
+    with pytest.raises(asyncpg.GeneratedAlwaysError):
+        await postgres_pool.execute("INSERT INTO users (id, name, email) VALUES (99, 'Eve', 'eve@example.com')")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await postgres_pool.execute(
+            "INSERT INTO users (id, name, email) OVERRIDING SYSTEM VALUE VALUES ($1, 'Eve', 'eve@example.com')", ada.id
+        )
+    assert [ada] == await repository.newest()
+
+
+async def test_newest_of_an_empty_table_is_empty(repository):
+    assert [] == await repository.newest()
+    assert [] == await repository.newest(1000)
+
+
+# %% 02_postgres_repository.ipynb, cell 54
 async def test_every_error_of_the_repository_is_a_user_error(repository):
     await repository.create("Ada", "ada@example.com")
     for name, email in [("Ada", "ADA@example.com"), (" ", "x@example.com"), ("Ada", "no-at-sign")]:
@@ -204,31 +315,144 @@ async def test_every_error_of_the_repository_is_a_user_error(repository):
             await repository.create(name, email)
 
 
-async def test_the_database_refuses_a_blank_name_from_any_writer(postgres_pool):
-    with pytest.raises(asyncpg.CheckViolationError):
-        await postgres_pool.execute("INSERT INTO users (name, email) VALUES (' ', 'x@example.com')")
+@pytest.mark.parametrize("index", ["one_name", "users_name_unique", "users_email_unique_2"])
+async def test_other_unique_violations_are_not_called_duplicate_emails(repository, postgres_pool, index):
+    await postgres_pool.execute(f"CREATE UNIQUE INDEX {index} ON users (name)")
+    await repository.create("Ada", "ada@example.com")
+    with pytest.raises(asyncpg.UniqueViolationError) as raised:
+        await repository.create("Ada", "another@example.com")
+    assert index == raised.value.constraint_name
+    assert not isinstance(raised.value, UserError)
+    assert 1 == await count_users(postgres_pool)
 
 
-# %% 02_postgres_repository.ipynb, cell 40
+async def test_a_check_violation_is_not_called_a_duplicate(repository, postgres_pool):
+    await postgres_pool.execute("ALTER TABLE users ADD CONSTRAINT no_test_domain CHECK (email NOT LIKE '%.test')")
+    with pytest.raises(asyncpg.CheckViolationError) as raised:
+        await repository.create("Ada", "ada@example.test")
+    assert not isinstance(raised.value, UserError)
+    assert 0 == await count_users(postgres_pool)
+
+
+@pytest.mark.parametrize("call", CALLS)
+async def test_database_errors_reach_the_caller_unchanged(repository, postgres_pool, call):
+    await postgres_pool.execute("DROP TABLE users")
+    with pytest.raises(asyncpg.UndefinedTableError) as raised:
+        await CALLS[call](repository)
+    assert not isinstance(raised.value, UserError)
+
+
+@pytest.mark.parametrize("call", CALLS)
+async def test_a_closed_connection_is_an_error_not_an_empty_answer(postgres_dsn, call):
+    connection = await asyncpg.connect(postgres_dsn)
+    await connection.close()
+    with pytest.raises(asyncpg.InterfaceError, match="connection is closed"):
+        await CALLS[call](UserRepository(connection))
+
+
+# %% 02_postgres_repository.ipynb, cell 56
+@pytest.fixture(params=["pool", "connection"])
+async def supplied(request, postgres_pool):
+    """The database as a caller may supply it: the pool itself, or one connection of it."""
+    if request.param == "pool":
+        yield postgres_pool
+    else:
+        async with postgres_pool.acquire() as connection:
+            yield connection
+
+
+# %% 02_postgres_repository.ipynb, cell 57
+async def test_a_pool_and_a_single_connection_serve_the_same(supplied, postgres_pool):
+    repository = UserRepository(supplied)
+    ada = await repository.create(" Ada ", "Ada@Example.com ")
+    grace = await repository.create("Grace", "grace@example.com")
+    assert User(ada.id, "Ada", "Ada@Example.com") == ada
+    with pytest.raises(DuplicateEmail):
+        await repository.create("Ada", "ada@example.com")
+    assert [grace, ada] == await repository.newest()
+    assert ada == await repository.get_by_id(ada.id)
+    assert [True, False] == [await repository.delete(ada.id), await repository.delete(ada.id)]
+    assert [grace] == await UserReader(postgres_pool).newest()
+
+
+async def test_repositories_on_one_database_see_each_others_writes(postgres_pool):
+    first, second = UserRepository(postgres_pool), UserRepository(postgres_pool)
+    ada = await first.create("Ada", "ada@example.com")
+    assert ada == await first.get_by_id(ada.id) == await second.get_by_id(ada.id)
+    assert [ada] == await first.newest() == await second.newest()
+    with pytest.raises(DuplicateEmail):
+        await second.create("Ada again", "ADA@example.com")
+    assert await second.delete(ada.id) is True
+    assert await first.get_by_id(ada.id) is None
+    assert [] == await first.newest()
+    assert await first.delete(ada.id) is False
+    again = await first.create("Ada", "ada@example.com")
+    assert again == await second.get_by_id(again.id)
+    await postgres_pool.execute("UPDATE users SET name = 'Ada L.' WHERE id = $1", again.id)
+    renamed = User(again.id, "Ada L.", "ada@example.com")
+    assert renamed == await first.get_by_id(again.id) == await second.get_by_id(again.id)
+    assert [renamed] == await first.newest() == await second.newest()
+
+
+async def test_concurrent_creates_get_distinct_ids(repository, postgres_pool):
+    users = await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(20)))
+    assert 20 == len({user.id for user in users})
+    assert sorted(users, key=lambda user: -user.id) == await repository.newest()
+    assert 20 == await count_users(postgres_pool)
+
+
+async def test_concurrent_deletes_of_one_user_report_one_deletion(repository, postgres_pool):
+    user = await repository.create("Ada", "ada@example.com")
+    assert [True, False, False, False, False] == sorted(
+        await asyncio.gather(*(repository.delete(user.id) for _ in range(5))), reverse=True
+    )
+    assert 0 == await count_users(postgres_pool)
+
+
+async def test_the_password_stays_out_of_reprs_and_errors(postgres_dsn):
+    secret = f"pw-{uuid.uuid4().hex}"
+    dsn = postgres_dsn.replace("postgres:@", f"postgres:{secret}@")
+    assert secret in dsn, "the test could not put a password in the DSN"
+    seen = []
+    async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as pool:
+        repository = UserRepository(pool)
+        seen.append(repr(repository))
+        await repository.create("Ada", "ada@example.com")
+        await pool.execute("CREATE UNIQUE INDEX one_name ON users (name)")
+        failing = [(DuplicateEmail, lambda: repository.create("Ada", "ADA@example.com")),
+                   (InvalidUser, lambda: repository.create(" ", "x@y")),
+                   (asyncpg.UniqueViolationError, lambda: repository.create("Ada", "other@example.com"))]  # fmt: skip
+        for error, call in failing:
+            with pytest.raises(error) as raised:
+                await call()
+            seen.append("".join(traceback.format_exception(raised.value)) + repr(raised.value))
+    assert 4 == len(seen)
+    assert [] == [text for text in seen if secret in text]
+
+
+# %% 02_postgres_repository.ipynb, cell 59
 async def test_a_failed_statement_aborts_the_rest_of_its_transaction(repository, postgres_pool):
     await repository.create("Ada", "ada@example.com")
     async with postgres_pool.acquire() as connection:
         transaction = connection.transaction()
         await transaction.start()
-        with pytest.raises(asyncpg.UniqueViolationError):
-            await connection.execute("INSERT INTO users (name, email) VALUES ('Ada', 'ada@example.com')")
+        with pytest.raises(DuplicateEmail):
+            await UserRepository(connection).create("Ada", "ada@example.com")
         with pytest.raises(asyncpg.InFailedSQLTransactionError):
             await connection.fetchval("SELECT count(*) FROM users")
         await transaction.rollback()
         assert 1 == await connection.fetchval("SELECT count(*) FROM users")
 
 
-# %% 02_postgres_repository.ipynb, cell 42
+# %% 02_postgres_repository.ipynb, cell 61
 async def test_every_connection_goes_back_to_the_pool(repository, postgres_pool):
     await asyncio.gather(*(repository.create(f"User {n}", f"u{n}@example.com") for n in range(15)))
     with pytest.raises(DuplicateEmail):
         await repository.create("Again", "u1@example.com")
+    with pytest.raises(InvalidUser):
+        await repository.create(" ", "u99@example.com")
     await repository.get_by_id(1)
     await repository.delete(2)
+    await repository.newest()
     assert postgres_pool.get_size() == postgres_pool.get_idle_size()
     assert postgres_pool.get_size() <= postgres_pool.get_max_size()
