@@ -39,7 +39,7 @@ from async_cookbook.testing.postgres import postgres, postgres_dsn, postgres_poo
 __all__ = ["AsyncTestTimeout", "LeakedTasksError"]
 
 _LEAK_CHECK = "_async_cookbook_no_leaked_tasks"
-SCALE_VARIABLE = "ASYNC_TIMEOUT_SCALE"
+_SCALE_VARIABLE = "ASYNC_TIMEOUT_SCALE"
 _TIMEOUT = pytest.StashKey[float]()
 
 
@@ -112,15 +112,15 @@ def _scale() -> float:
     """ASYNC_TIMEOUT_SCALE: a factor for every bound above, for a machine much slower than the one the
     bounds were chosen on (emulation, a crowded runner). An environment variable, so that the pytest a
     notebook's kernel starts gets it too."""
-    raw = os.environ.get(SCALE_VARIABLE, "").strip()
+    raw = os.environ.get(_SCALE_VARIABLE, "").strip()
     if not raw:
         return 1.0
     try:
         scale = float(raw)
     except ValueError:
-        raise pytest.UsageError(f"{SCALE_VARIABLE} must be a number, got {raw!r}") from None
+        raise pytest.UsageError(f"{_SCALE_VARIABLE} must be a number, got {raw!r}") from None
     if not (scale > 0 and math.isfinite(scale)):
-        raise pytest.UsageError(f"{SCALE_VARIABLE} must be positive and finite, got {raw!r}")
+        raise pytest.UsageError(f"{_SCALE_VARIABLE} must be positive and finite, got {raw!r}")
     return scale
 
 
