@@ -5,6 +5,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -212,6 +213,8 @@ def test_a_forecast_keeps_the_callers_city_and_reads_a_float():
     forecast = Forecast.from_json("Oslo", {"city": "Elsewhere", "temp": -3, "conditions": "snow"})
     assert Forecast("Oslo", -3.0, "snow") == forecast
     assert float is type(forecast.temp)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        forecast.city = "Elsewhere"
 
 
 # %% 01_http_client.ipynb, cell 30
