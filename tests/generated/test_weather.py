@@ -248,7 +248,7 @@ async def test_sends_city_and_key_header_to_forecast_path(service, client, caplo
     (request,) = service.requests
     assert ("GET", "/v1/forecast") == (request.method, request.path)
     assert [("city", "Oslo")] == list(request.query.items())
-    assert API_KEY == request.headers["X-API-Key"]
+    assert {"x-api-key"} == {key.lower() for key, value in request.headers.items() if API_KEY in value}
     assert API_KEY not in str(request.url)
     client_log = [record.getMessage() for record in caplog.records if record.name != "aiohttp.access"]
     assert [f"GET {service.url}/forecast city=Oslo"] == client_log
@@ -661,6 +661,27 @@ async def test_a_body_cut_short_is_unavailable(client):
     """aiohttp reports this one as ClientPayloadError, which is not a ClientConnectionError."""
     with pytest.raises(WeatherUnavailable, match=r"^the weather service closed the connection mid-answer for 'Cut'$"):
         await client.get_forecast("Cut")
+
+
+async def test_a_server_that_never_accepts_the_connection_times_out():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(
+            0
+        )  # a backlog this small fills at once: later connections wait for an accept() that never comes
+        address = listener.getsockname()
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(address)
+        try:
+            async with WeatherClient(f"http://127.0.0.1:{address[1]}", api_key=API_KEY, timeout=0.2) as client:
+                async with within(2, "WeatherTimeout from a server that never accepts"):
+                    with pytest.raises(WeatherTimeout, match=r"^weather service did not answer within 0.2 s$"):
+                        await client.get_forecast("Oslo")
+        finally:
+            for filler in fillers:
+                filler.close()
 
 
 async def test_a_body_that_stops_arriving_times_out(service):
