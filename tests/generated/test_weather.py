@@ -761,6 +761,15 @@ async def test_a_cancelled_call_raises_cancelled_and_the_client_stays_usable(ser
     assert "Oslo" == (await client.get_forecast("Oslo")).city
 
 
+async def test_a_call_made_while_the_client_closes_is_refused_by_name(keepalive_server):
+    async with WeatherClient(keepalive_server.url, api_key=API_KEY) as client:
+        await client.get_forecast("Oslo")  # leaves a pooled connection, which closing the session waits for
+        late = asyncio.create_task(client.get_forecast("Oslo"))  # first runs inside that wait
+    with pytest.raises(RuntimeError, match=r"^WeatherClient is not open: use `async with"):
+        await late
+    assert 1 == len(keepalive_server.heads)
+
+
 @pytest.mark.parametrize(
     ("city", "error"), [("BigMissing", CityNotFound), ("BigCrash", WeatherServiceError), ("BigHtml", BadResponse)]
 )
