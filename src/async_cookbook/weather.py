@@ -4,21 +4,22 @@
 
 # %% auto #0
 __all__ = [
-    "Forecast",
     "WeatherError",
     "CityNotFound",
     "WeatherServiceError",
     "BadResponse",
     "WeatherTimeout",
     "WeatherUnavailable",
+    "Forecast",
     "WeatherClient",
 ]
 
-# %% ../../notebooks/01_http_client.ipynb #01htt008
+# %% ../../notebooks/01_http_client.ipynb #01htt117
 import logging
 import math
 import sys
 from dataclasses import dataclass
+from typing import Self
 
 import aiohttp
 from yarl import URL
@@ -26,16 +27,7 @@ from yarl import URL
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """The weather for one city: temperature in °C and a short description."""
-
-    city: str
-    temp: float
-    conditions: str
-
-
-# %% ../../notebooks/01_http_client.ipynb #01htt009
+# %% ../../notebooks/01_http_client.ipynb #01htt118
 class WeatherError(Exception):
     """Base class of everything WeatherClient raises about the service."""
 
@@ -53,7 +45,7 @@ class WeatherServiceError(WeatherError):
 
 
 class BadResponse(WeatherError):
-    """The service answered 2xx with a body that is not the expected JSON."""
+    """The service answered 2xx with a body that is not the expected JSON, or not valid HTTP at all."""
 
 
 class WeatherTimeout(WeatherError, TimeoutError):
@@ -64,7 +56,32 @@ class WeatherUnavailable(WeatherError, ConnectionError):
     """The service could not be reached: connection refused, reset or closed early."""
 
 
-# %% ../../notebooks/01_http_client.ipynb #01htt012
+# %% ../../notebooks/01_http_client.ipynb #01htt120
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """The weather for one city: temperature in °C and a short description."""
+
+    city: str
+    temp: float
+    conditions: str
+
+    @classmethod
+    def from_json(cls, city: str, body: object) -> Self:
+        """The forecast for `city` in a decoded JSON body; raises BadResponse, naming the problem, if it is not one."""
+        if not isinstance(body, dict):
+            raise BadResponse(f"expected a JSON object for {city!r}, got {type(body).__name__}")
+        missing = [field for field in ("temp", "conditions") if field not in body]
+        if missing:
+            raise BadResponse(f"forecast for {city!r} lacks {', '.join(missing)}")
+        temp, conditions = body["temp"], body["conditions"]
+        if isinstance(temp, bool) or not isinstance(temp, int | float) or not isinstance(conditions, str):
+            raise BadResponse(f"forecast for {city!r} has a wrong type: temp={temp!r}, conditions={conditions!r}")
+        if not abs(temp) <= sys.float_info.max:
+            raise BadResponse(f"forecast for {city!r} has a temperature that is not a finite number: {temp!r}")
+        return cls(city=city, temp=float(temp), conditions=conditions)
+
+
+# %% ../../notebooks/01_http_client.ipynb #01htt124
 def _checked_settings(base_url: str, api_key: str, timeout: float) -> URL:
     url = URL(base_url)
     if url.scheme not in ("http", "https") or not url.host:
@@ -76,49 +93,28 @@ def _checked_settings(base_url: str, api_key: str, timeout: float) -> URL:
     return url
 
 
-# %% ../../notebooks/01_http_client.ipynb #01htt015
-def _parse_forecast(city: str, body: object) -> Forecast:
-    if not isinstance(body, dict):
-        raise BadResponse(f"expected a JSON object for {city!r}, got {type(body).__name__}")
-    missing = [field for field in ("temp", "conditions") if field not in body]
-    if missing:
-        raise BadResponse(f"forecast for {city!r} lacks {', '.join(missing)}")
-    temp, conditions = body["temp"], body["conditions"]
-    if isinstance(temp, bool) or not isinstance(temp, int | float) or not isinstance(conditions, str):
-        raise BadResponse(f"forecast for {city!r} has a wrong type: temp={temp!r}, conditions={conditions!r}")
-    if not abs(temp) <= sys.float_info.max:  # False for NaN, the infinities, and ints too large for a float
-        raise BadResponse(f"forecast for {city!r} has a temperature that is not a finite number: {temp!r}")
-    return Forecast(city=city, temp=float(temp), conditions=conditions)
+# %% ../../notebooks/01_http_client.ipynb #01htt126
+class _SessionScope:
+    """A ClientSession for the life of `async with`: the caller's, left open, or its own, closed on every exit."""
+
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self._session, self._owns_session = session, session is None
+
+    async def __aenter__(self) -> Self:
+        if self._owns_session:
+            if self._session is not None:
+                raise RuntimeError(f"{self!r} is already open: leave its `async with` before entering it again")
+            self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
 
-# %% ../../notebooks/01_http_client.ipynb #01htt018
-async def _fetch_json(session: aiohttp.ClientSession, url: URL, city: str, api_key: str, seconds: float) -> object:
-    _log.debug("GET %s city=%s", url, city)
-    try:
-        async with session.get(
-            url, params={"city": city}, headers={"X-API-Key": api_key}, timeout=aiohttp.ClientTimeout(total=seconds)
-        ) as response:
-            if response.status == 404:
-                raise CityNotFound(f"city not found: {city!r}")
-            if not 200 <= response.status < 300:
-                raise WeatherServiceError(f"weather service answered {response.status} for {city!r}", response.status)
-            if response.content_type != "application/json":
-                # not `from` aiohttp's ContentTypeError: its repr carries the request headers, the key among them
-                raise BadResponse(f"weather service sent {response.content_type}, not JSON, for {city!r}")
-            try:
-                return await response.json()
-            except ValueError as error:
-                raise BadResponse(f"weather service sent a body that is not JSON for {city!r}") from error
-    except TimeoutError as error:
-        raise WeatherTimeout(f"weather service did not answer within {seconds} s") from error
-    except aiohttp.ClientConnectionError as error:
-        raise WeatherUnavailable(f"cannot reach the weather service at {url.origin()}: {error}") from error
-    except aiohttp.ClientPayloadError as error:  # not a ClientConnectionError: the body was cut short
-        raise WeatherUnavailable(f"the weather service closed the connection mid-answer for {city!r}") from error
-
-
-# %% ../../notebooks/01_http_client.ipynb #01htt020
-class WeatherClient:
+# %% ../../notebooks/01_http_client.ipynb #01htt128
+class WeatherClient(_SessionScope):
     """Client for the weather API at `base_url`: `async with WeatherClient(url, key) as client: ...`.
 
     `get_forecast` raises CityNotFound, WeatherServiceError, BadResponse, WeatherTimeout or
@@ -129,20 +125,10 @@ class WeatherClient:
     ):
         self._base_url = _checked_settings(base_url, api_key, timeout)
         self._api_key, self._timeout = api_key, timeout
-        self._session, self._owns_session = session, session is None
+        super().__init__(session)
 
     def __repr__(self) -> str:
         return f"WeatherClient(base_url={str(self._base_url)!r}, api_key='***', timeout={self._timeout})"
-
-    async def __aenter__(self) -> "WeatherClient":
-        if self._owns_session:
-            self._session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def get_forecast(self, city: str) -> Forecast:
         """The forecast for `city` (surrounding spaces ignored)."""
@@ -152,4 +138,41 @@ class WeatherClient:
         if self._session is None:
             raise RuntimeError("WeatherClient is not open: use `async with WeatherClient(...) as client`")
         body = await _fetch_json(self._session, self._base_url / "forecast", name, self._api_key, self._timeout)
-        return _parse_forecast(name, body)
+        return Forecast.from_json(name, body)
+
+
+# %% ../../notebooks/01_http_client.ipynb #01htt132
+async def _read_answer(response: aiohttp.ClientResponse, city: str) -> object:
+    if response.status == 404:
+        raise CityNotFound(f"city not found: {city!r}")
+    if not 200 <= response.status < 300:
+        raise WeatherServiceError(f"weather service answered {response.status} for {city!r}", response.status)
+    if response.content_type != "application/json":
+        raise BadResponse(f"weather service sent {response.content_type}, not JSON, for {city!r}")
+    try:
+        return await response.json()
+    except ValueError as error:
+        raise BadResponse(f"weather service sent a body that is not JSON for {city!r}") from error
+
+
+# %% ../../notebooks/01_http_client.ipynb #01htt134
+async def _fetch_json(session: aiohttp.ClientSession, url: URL, city: str, api_key: str, seconds: float) -> object:
+    _log.debug("GET %s city=%s", url, city)
+    try:
+        async with session.get(
+            url,
+            params={"city": city},
+            headers={"X-API-Key": api_key},
+            timeout=aiohttp.ClientTimeout(total=seconds),
+            allow_redirects=False,
+            raise_for_status=False,
+        ) as response:
+            return await _read_answer(response, city)
+    except TimeoutError as error:
+        raise WeatherTimeout(f"weather service did not answer within {seconds} s") from error
+    except aiohttp.ClientConnectionError as error:
+        raise WeatherUnavailable(f"cannot reach the weather service at {url.origin()}: {error}") from error
+    except aiohttp.ClientPayloadError as error:
+        raise WeatherUnavailable(f"the weather service closed the connection mid-answer for {city!r}") from error
+    except aiohttp.ClientResponseError:
+        raise BadResponse(f"weather service sent an answer that is not valid HTTP for {city!r}") from None
