@@ -4,13 +4,16 @@
 # Edit the notebook, then run `make export`.
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import math
 import random
+import secrets
 import subprocess
 import sys
 import time
+import traceback
 
 import pytest
 from hypothesis import example, given, settings
@@ -44,6 +47,19 @@ def looptime_approx(expected, waits=1):
     a fraction of a tick ahead: each wait ends up to 1.5 ticks late, and a timer set from a late moment keeps
     that lateness. So the margin grows with the waits behind a value, never with the value itself."""
     return pytest.approx(expected, rel=1e-12, abs=2 * TICK * waits)
+
+
+@contextlib.asynccontextmanager
+async def bounded(seconds, what):
+    """Fail by name if the body has not finished within `seconds` (virtual under looptime): a hang is a finding."""
+    limit = asyncio.timeout(seconds)
+    try:
+        async with limit:
+            yield
+    except TimeoutError:
+        if limit.expired():
+            pytest.fail(f"{what} did not finish within {seconds} s")
+        raise
 
 
 def gaps(moments):
@@ -161,7 +177,8 @@ async def test_attempt_timeout_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
     hangs = Hangs()
     with pytest.raises(RetryError) as raised:
-        await retry(hangs, attempts=3, base_delay=1, jitter=0, attempt_timeout=2)
+        async with bounded(100, "retry with a 2 s attempt_timeout"):
+            await retry(hangs, attempts=3, base_delay=1, jitter=0, attempt_timeout=2)
     assert [0, 3, 7] == looptime_approx(hangs.starts, waits=4)  # 2 s attempt, 1 s pause, 2 s attempt, 2 s pause
     assert 9 == looptime_approx(loop.time(), waits=5)
     assert all(isinstance(error, TimeoutError) for error in raised.value.errors)
@@ -182,7 +199,8 @@ async def test_deadline_stops_before_a_pause_that_would_overrun_it():
 async def test_deadline_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
     with pytest.raises(RetryError) as raised:
-        await retry(Hangs(), attempts=3, deadline=4, attempt_timeout=10)
+        async with bounded(100, "retry with a 4 s deadline"):
+            await retry(Hangs(), attempts=3, deadline=4, attempt_timeout=10)
     assert 4 == looptime_approx(loop.time())  # the deadline is one timer
     assert isinstance(raised.value.__cause__, TimeoutError)
 
@@ -193,7 +211,8 @@ async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
     fired when loop.time() was a hair short of the deadline, and with no pause one more attempt began."""
     hangs = Hangs()
     with pytest.raises(RetryError) as raised:
-        await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
+        async with bounded(100, "retry with a 0.095 s deadline"):
+            await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
     assert [0] == hangs.starts
     assert 1 == raised.value.attempts
 
@@ -246,6 +265,11 @@ async def test_a_single_attempt_is_allowed_and_named_in_the_singular():
             "retry_on must not catch asyncio.CancelledError: cancellation is never retried",
         ),
         ({"retry_on": ()}, r"retry_on must be a non-empty tuple of exception classes, got \(\)"),
+        (
+            {"retry_on": ConnectionError},
+            "retry_on must be a non-empty tuple of exception classes, got <class 'ConnectionError'>",
+        ),
+        ({"random": 0.5}, "random must be a callable returning a float from 0 to 1, got 0.5"),
         (
             {"retry_on": (ValueError, "oops")},
             r"retry_on must be a non-empty tuple of exception classes, got \(<class 'ValueError'>, 'oops'\)",
@@ -313,7 +337,8 @@ async def test_decorator_applies_every_time_limit():
         await asyncio.Event().wait()
 
     with pytest.raises(RetryError):
-        await hangs()
+        async with bounded(100, "a function decorated with an 11.5 s deadline"):
+            await hangs()
     assert [0, 5, 11] == looptime_approx(starts, waits=4)
     assert 11.5 == looptime_approx(loop.time())
 
@@ -361,6 +386,137 @@ async def test_decorator_defaults_match_retry_defaults():
 
 
 # %% 06_retry.ipynb, cell 46
+@pytest.mark.looptime
+async def test_subclasses_of_retry_on_errors_are_retried():
+    for error, retry_on in [
+        (ConnectionResetError("reset"), DEFAULT_RETRY_ON),
+        (ConnectionRefusedError("refused"), DEFAULT_RETRY_ON),
+        (type("SlowReply", (TimeoutError,), {})("slow"), DEFAULT_RETRY_ON),
+        (BrokenPipeError("pipe"), (OSError,)),
+    ]:
+        operation = Recorder(error, "ok")
+        assert "ok" == await retry(operation, base_delay=1, jitter=0, retry_on=retry_on), repr(error)
+        assert [1] == looptime_approx(gaps(operation.moments)), repr(error)
+
+
+@pytest.mark.looptime
+async def test_parents_and_siblings_of_retry_on_errors_are_not_retried():
+    loop = asyncio.get_running_loop()
+    for error, retry_on in [
+        (OSError("disk full"), DEFAULT_RETRY_ON),
+        (FileNotFoundError("no such file"), DEFAULT_RETRY_ON),
+        (PermissionError("denied"), DEFAULT_RETRY_ON),
+        (ConnectionResetError("reset"), (ConnectionRefusedError,)),
+        (ConnectionError("refused"), (ConnectionRefusedError,)),
+    ]:
+        operation, started = Recorder(error, "ok"), loop.time()
+        with pytest.raises(type(error)) as raised:
+            await retry(operation, base_delay=1, retry_on=retry_on)
+        assert raised.value is error
+        assert [started] == operation.moments, f"{error!r} was retried"
+
+
+@pytest.mark.looptime
+async def test_concurrent_calls_keep_their_own_attempts_and_errors():
+    """Three calls of one decorated function at once: each fails as often as its argument says."""
+    seen = {0: [], 1: [], 5: []}
+
+    @retrying(attempts=3, base_delay=1, jitter=0)
+    async def fetch(failures):
+        seen[failures].append(asyncio.get_running_loop().time())
+        if len(seen[failures]) <= failures:
+            raise ConnectionError(f"refused {failures}/{len(seen[failures])}")
+        return failures
+
+    async with bounded(100, "three concurrent retried calls"):
+        results = await asyncio.gather(fetch(0), fetch(1), fetch(5), return_exceptions=True)
+    assert [0, 1] == results[:2]
+    assert isinstance(results[2], RetryError)
+    assert ["refused 5/1", "refused 5/2", "refused 5/3"] == [str(error) for error in results[2].errors]
+    assert {0: [0], 1: [0, 1], 5: [0, 1, 3]} == {key: looptime_approx(value, waits=2) for key, value in seen.items()}
+
+
+# %% 06_retry.ipynb, cell 47
+@pytest.mark.looptime
+async def test_a_decorator_serves_many_functions_and_every_call_afresh():
+    """One policy, two functions, called again much later: every call gets all its attempts and its deadline."""
+    loop = asyncio.get_running_loop()
+    policy = retrying(attempts=3, base_delay=2, jitter=0, deadline=10)
+    first, second = Recorder(ConnectionError("first")), Recorder(ConnectionError("second"))
+    calls = [policy(first), policy(second), policy(first)]
+    for n, call in enumerate(calls):
+        await asyncio.sleep(100)  # virtual: a deadline counted from decoration would be long past
+        started = loop.time()
+        with pytest.raises(RetryError) as raised:
+            await call()
+        assert 3 == raised.value.attempts, f"call {n + 1}"
+        assert {"first" if n != 1 else "second"} == {str(error) for error in raised.value.errors}
+        assert 6 == looptime_approx(loop.time() - started, waits=2), f"call {n + 1}"
+
+
+@pytest.mark.looptime
+async def test_nothing_runs_after_retry_returns_or_gives_up():
+    answer = object()
+    succeeds, fails = Recorder(ConnectionError("refused"), answer), Recorder(ConnectionError("refused"))
+    assert answer is await retry(succeeds, attempt_timeout=5, deadline=60)
+    with pytest.raises(RetryError):
+        await retry(fails, attempt_timeout=5, deadline=60)
+    await asyncio.sleep(3600)  # virtual: an hour in which nothing may happen
+    assert (2, 3) == (len(succeeds.moments), len(fails.moments))
+    assert {asyncio.current_task()} == asyncio.all_tasks()
+
+
+@pytest.mark.looptime
+async def test_cancellation_reaches_the_attempt_and_comes_out_unchanged():
+    """With every limit set, cancelling during an attempt or a pause gives the caller CancelledError, nothing else."""
+    attempt_saw = []
+
+    async def slow():
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            attempt_saw.append("cancelled")
+            raise
+        raise ConnectionError("refused")
+
+    for cancel_at in (0.5, 1.5):  # during the first attempt, during the pause after it
+        attempt_saw.clear()
+        caller = asyncio.create_task(retry(slow, attempts=5, base_delay=10, attempt_timeout=2, deadline=60))
+        await asyncio.sleep(cancel_at)
+        caller.cancel()
+        async with bounded(100, f"the caller cancelled at {cancel_at} s"):
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+        assert caller.cancelled()
+        assert (["cancelled"] if cancel_at < 1 else []) == attempt_saw
+
+
+async def test_arguments_never_appear_in_the_retry_error():
+    """A token passed to a decorated function stays out of the error, its notes and its whole traceback."""
+    token = secrets.token_hex(16)
+
+    @retrying(attempts=2, base_delay=0)
+    async def call_api(key, *, auth):
+        raise ConnectionError("refused")
+
+    with pytest.raises(RetryError) as raised:
+        await call_api(token, auth=token)
+    shown = [str(raised.value), repr(raised.value), *getattr(raised.value, "__notes__", [])]
+    shown += traceback.format_exception(raised.value)
+    assert not [text for text in shown if token in text]
+
+
+@pytest.mark.looptime
+async def test_attempt_timeout_applies_to_the_last_and_only_attempt():
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RetryError) as raised:
+        async with bounded(100, "a single attempt with a 3 s attempt_timeout"):
+            await retry(Hangs(), attempts=1, attempt_timeout=3)
+    assert isinstance(raised.value.__cause__, TimeoutError)
+    assert 3 == looptime_approx(loop.time())
+
+
+# %% 06_retry.ipynb, cell 49
 @pytest.mark.async_timeout(30)  # 150 examples take about 2 s on an idle machine
 @settings(max_examples=150, deadline=None)
 @given(
@@ -446,8 +602,10 @@ async def test_time_limits_hold_for_any_combination_of_options(
             ends.append(loop.time())
 
     with pytest.raises(RetryError) as raised:
-        await retry(operation, attempts=attempts, base_delay=base_delay, max_delay=base_delay + extra, jitter=jitter,
-                    attempt_timeout=attempt_timeout, deadline=deadline, random=iter(draws).__next__)  # fmt: skip
+        async with bounded(10_000, "retry with time limits"):
+            await retry(operation, attempts=attempts, base_delay=base_delay, max_delay=base_delay + extra,
+                        jitter=jitter, attempt_timeout=attempt_timeout, deadline=deadline,
+                        random=iter(draws).__next__)  # fmt: skip
     assert [started] == starts[:1]
     assert len(starts) == len(ends) == raised.value.attempts
     for n, (start, end) in enumerate(zip(starts, ends, strict=True)):
@@ -465,7 +623,7 @@ async def test_time_limits_hold_for_any_combination_of_options(
     assert deadline is None or loop.time() <= give_up_at + 2 * TICK, "retry ran past its deadline"
 
 
-# %% 06_retry.ipynb, cell 48
+# %% 06_retry.ipynb, cell 51
 class CountingRandom:
     """A seeded random source that counts its draws."""
 
@@ -544,7 +702,8 @@ async def test_on_the_real_clock_an_attempt_timeout_lasts_its_full_time():
             spans.append(loop.time() - start)
 
     with pytest.raises(RetryError) as raised:
-        await retry(hangs, attempts=2, base_delay=0, attempt_timeout=0.01, deadline=5)
+        async with bounded(2, "retry with a 10 ms attempt_timeout, on the real clock"):
+            await retry(hangs, attempts=2, base_delay=0, attempt_timeout=0.01, deadline=5)
     assert all(isinstance(error, TimeoutError) for error in raised.value.errors)
     assert 2 == len(spans)
     assert all(span >= 0.01 for span in spans), spans
