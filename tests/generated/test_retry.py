@@ -22,7 +22,36 @@ from hypothesis import strategies as st
 from async_cookbook.retry import DEFAULT_RETRY_ON, RetryError, backoff, retry, retrying
 
 
-# %% 06_retry.ipynb, cell 33
+# %% 06_retry.ipynb, cell 16
+def test_retry_error_names_its_attempts_and_keeps_every_error():
+    first, last = ConnectionError("refused"), TimeoutError("slow")
+    error = RetryError([first, last])
+    assert (first, last) == error.errors
+    assert 2 == error.attempts
+    assert "gave up after 2 attempts; last error: TimeoutError('slow')" == str(error)
+
+
+# %% 06_retry.ipynb, cell 25
+@settings(max_examples=200)
+@given(
+    attempts=st.integers(1, 12),
+    base_delay=st.floats(0, 30),
+    extra=st.floats(0, 100),
+    jitter=st.floats(0, 1),
+    draws=st.lists(st.floats(0, 1, exclude_max=True), min_size=11, max_size=11),
+)
+@example(attempts=3, base_delay=0, extra=0, jitter=1, draws=[0.0] * 11)  # a zero delay stays zero
+def test_backoff_pauses_follow_the_formula_for_any_options(attempts, base_delay, extra, jitter, draws):
+    pauses = list(backoff(attempts, base_delay=base_delay, max_delay=base_delay + extra, jitter=jitter,
+                          random=iter(draws).__next__))  # fmt: skip
+    assert attempts - 1 == len(pauses)
+    for n, pause in enumerate(pauses):
+        ceiling = min(base_delay * 2**n, base_delay + extra)
+        assert ceiling * (1 - jitter) <= pause <= ceiling
+        assert ceiling * (1 - jitter * draws[n]) == pause
+
+
+# %% 06_retry.ipynb, cell 31
 class Recorder:
     """An operation that raises the given outcomes in turn (or returns them), noting the loop's clock."""
 
@@ -37,6 +66,12 @@ class Recorder:
         return outcome
 
 
+def gaps(moments):
+    """The pauses between consecutive moments."""
+    return [later - earlier for earlier, later in itertools.pairwise(moments)]
+
+
+# %% 06_retry.ipynb, cell 35
 TICK = 1e-6  # looptime's clock counts whole microseconds
 
 
@@ -62,11 +97,6 @@ async def bounded(seconds, what):
         raise
 
 
-def gaps(moments):
-    """The pauses between consecutive moments."""
-    return [later - earlier for earlier, later in itertools.pairwise(moments)]
-
-
 class Hangs:
     """An operation that never finishes by itself, noting the loop's clock each time it starts."""
 
@@ -78,7 +108,7 @@ class Hangs:
         await asyncio.Event().wait()
 
 
-# %% 06_retry.ipynb, cell 34
+# %% 06_retry.ipynb, cell 36
 @pytest.mark.looptime
 async def test_pauses_double_from_base_delay_up_to_max_delay():
     """Without jitter the pauses are exactly 1, 2, 4, 8, then capped at 10."""
@@ -99,15 +129,7 @@ async def test_gives_up_after_last_attempt_without_a_final_pause():
     assert operation.moments[-1] == loop.time()
 
 
-@pytest.mark.looptime
-async def test_jitter_shortens_each_pause_by_its_share_of_the_random_draw():
-    """Draws of 0.5 with jitter 0.5 take a quarter off every pause."""
-    operation = Recorder(ConnectionError("refused"), ConnectionError("refused"), "ok")
-    assert "ok" == await retry(operation, attempts=3, base_delay=2, jitter=0.5, random=lambda: 0.5)
-    assert [1.5, 3.0] == looptime_approx(gaps(operation.moments))
-
-
-# %% 06_retry.ipynb, cell 36
+# %% 06_retry.ipynb, cell 38
 @pytest.mark.looptime
 async def test_a_minute_of_backoff_takes_no_real_time():
     loop = asyncio.get_running_loop()
@@ -118,26 +140,16 @@ async def test_a_minute_of_backoff_takes_no_real_time():
     assert time.perf_counter() - started_wall < 1.0
 
 
-# %% 06_retry.ipynb, cell 38
+# %% 06_retry.ipynb, cell 40
 @pytest.mark.looptime
 async def test_other_errors_are_raised_at_once():
-    loop = asyncio.get_running_loop()
     declined = ValueError("card declined")
     operation = Recorder(declined)
     with pytest.raises(ValueError, match="card declined") as raised:
         await retry(operation, attempts=5, base_delay=1)
     assert raised.value is declined
     assert [0] == operation.moments
-    assert 0 == loop.time()
-
-
-@pytest.mark.looptime
-async def test_retry_on_chooses_what_is_retried():
-    operation = Recorder(KeyError("cache miss"), "ok")
-    assert "ok" == await retry(operation, retry_on=(KeyError,), base_delay=1, jitter=0)
-    assert [1] == looptime_approx(gaps(operation.moments))
-    with pytest.raises(ConnectionError):
-        await retry(Recorder(ConnectionError("refused")), retry_on=(KeyError,))
+    assert 0 == asyncio.get_running_loop().time()
 
 
 @pytest.mark.looptime
@@ -152,26 +164,7 @@ async def test_cancelling_during_a_pause_stops_the_retries():
     assert 1 == len(operation.moments)
 
 
-@pytest.mark.looptime
-async def test_cancelling_during_an_attempt_stops_the_retries():
-    started = asyncio.Event()
-    calls = []
-
-    async def slow():
-        calls.append(1)
-        started.set()
-        await asyncio.Event().wait()
-
-    caller = asyncio.create_task(retry(slow, attempts=5, base_delay=1, attempt_timeout=100))
-    await started.wait()
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
-    await asyncio.sleep(3600)  # virtual
-    assert [1] == calls
-
-
-# %% 06_retry.ipynb, cell 40
+# %% 06_retry.ipynb, cell 42
 @pytest.mark.looptime
 async def test_attempt_timeout_cuts_off_a_hanging_attempt():
     loop = asyncio.get_running_loop()
@@ -195,29 +188,61 @@ async def test_deadline_stops_before_a_pause_that_would_overrun_it():
     assert 3 == raised.value.attempts
 
 
+# %% 06_retry.ipynb, cell 48
 @pytest.mark.looptime
-async def test_deadline_cuts_off_a_hanging_attempt():
-    loop = asyncio.get_running_loop()
-    with pytest.raises(RetryError) as raised:
-        async with bounded(100, "retry with a 4 s deadline"):
-            await retry(Hangs(), attempts=3, deadline=4, attempt_timeout=10)
-    assert 4 == looptime_approx(loop.time())  # the deadline is one timer
-    assert isinstance(raised.value.__cause__, TimeoutError)
+async def test_decorated_function_is_retried_with_its_options():
+    calls = []
+
+    @retrying(attempts=3, base_delay=2, jitter=0, retry_on=(KeyError,))
+    async def lookup(key, *, default):
+        """Finds `key`."""
+        calls.append((asyncio.get_running_loop().time(), key, default))
+        if len(calls) < 3:
+            raise KeyError(key)
+        return default
+
+    assert "fallback" == await lookup("colour", default="fallback")
+    assert [(0, "colour", "fallback"), (2, "colour", "fallback"), (6, "colour", "fallback")] == calls
+    assert "lookup" == lookup.__name__
+    assert "Finds `key`." == lookup.__doc__
+    calls.clear()
+    with pytest.raises(RetryError):
+        await retrying(attempts=2, retry_on=(KeyError,))(lookup.__wrapped__)("x", default=None)
 
 
+# %% 06_retry.ipynb, cell 50
+@pytest.mark.async_timeout(30)  # 150 examples take about 2 s on an idle machine
+@settings(max_examples=150, deadline=None)
+@given(
+    attempts=st.integers(1, 8),
+    failures=st.integers(0, 10),
+    base_delay=st.floats(0, 30),
+    extra=st.floats(0, 100),
+    jitter=st.floats(0, 1),
+    draws=st.lists(st.floats(0, 1, exclude_max=True), min_size=8, max_size=8),
+)
 @pytest.mark.looptime
-async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
-    """Found by the property below: looptime rounds its clock to a microsecond, so the deadline's timer
-    fired when loop.time() was a hair short of the deadline, and with no pause one more attempt began."""
-    hangs = Hangs()
-    with pytest.raises(RetryError) as raised:
-        async with bounded(100, "retry with a 0.095 s deadline"):
-            await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
-    assert [0] == hangs.starts
-    assert 1 == raised.value.attempts
+async def test_schedule_holds_for_any_failure_pattern(attempts, failures, base_delay, extra, jitter, draws):
+    outcomes = [ConnectionError(f"failure {n}") for n in range(failures)] + ["ok"]
+    operation = Recorder(*outcomes)
+    options = dict(attempts=attempts, base_delay=base_delay, max_delay=base_delay + extra, jitter=jitter,
+                   random=iter(draws).__next__)  # fmt: skip
+    if failures < attempts:
+        assert "ok" == await retry(operation, **options)
+    else:
+        with pytest.raises(RetryError) as raised:
+            await retry(operation, **options)
+        assert attempts == raised.value.attempts
+        assert tuple(outcomes[:attempts]) == raised.value.errors
+        assert raised.value.__cause__ is outcomes[attempts - 1]
+    assert min(failures + 1, attempts) == len(operation.moments)
+    for n, pause in enumerate(gaps(operation.moments)):
+        ceiling = min(base_delay * 2**n, base_delay + extra)
+        assert ceiling * (1 - jitter * draws[n]) == looptime_approx(pause)  # capped pauses jittered too
+    assert operation.moments[-1] == asyncio.get_running_loop().time()
 
 
-# %% 06_retry.ipynb, cell 42
+# %% 06_retry.ipynb, cell 53
 @pytest.mark.looptime
 async def test_retry_error_keeps_every_failure_and_chains_the_last():
     first, second, third = ConnectionError("a"), TimeoutError("b"), ConnectionError("c")
@@ -303,28 +328,59 @@ def test_wrong_kinds_of_argument_raise_type_errors():
         backoff(3, base_delay=1, max_delay=0.5)
 
 
-# %% 06_retry.ipynb, cell 44
+# %% 06_retry.ipynb, cell 55
 @pytest.mark.looptime
-async def test_decorated_function_is_retried_with_its_options():
+async def test_retry_on_chooses_what_is_retried():
+    operation = Recorder(KeyError("cache miss"), "ok")
+    assert "ok" == await retry(operation, retry_on=(KeyError,), base_delay=1, jitter=0)
+    assert [1] == looptime_approx(gaps(operation.moments))
+    with pytest.raises(ConnectionError):
+        await retry(Recorder(ConnectionError("refused")), retry_on=(KeyError,))
+
+
+@pytest.mark.looptime
+async def test_cancelling_during_an_attempt_stops_the_retries():
+    started = asyncio.Event()
     calls = []
 
-    @retrying(attempts=3, base_delay=2, jitter=0, retry_on=(KeyError,))
-    async def lookup(key, *, default):
-        """Finds `key`."""
-        calls.append((asyncio.get_running_loop().time(), key, default))
-        if len(calls) < 3:
-            raise KeyError(key)
-        return default
+    async def slow():
+        calls.append(1)
+        started.set()
+        await asyncio.Event().wait()
 
-    assert "fallback" == await lookup("colour", default="fallback")
-    assert [(0, "colour", "fallback"), (2, "colour", "fallback"), (6, "colour", "fallback")] == calls
-    assert "lookup" == lookup.__name__
-    assert "Finds `key`." == lookup.__doc__
-    calls.clear()
-    with pytest.raises(RetryError):
-        await retrying(attempts=2, retry_on=(KeyError,))(lookup.__wrapped__)("x", default=None)
+    caller = asyncio.create_task(retry(slow, attempts=5, base_delay=1, attempt_timeout=100))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(3600)  # virtual
+    assert [1] == calls
 
 
+# %% 06_retry.ipynb, cell 56
+@pytest.mark.looptime
+async def test_deadline_cuts_off_a_hanging_attempt():
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RetryError) as raised:
+        async with bounded(100, "retry with a 4 s deadline"):
+            await retry(Hangs(), attempts=3, deadline=4, attempt_timeout=10)
+    assert 4 == looptime_approx(loop.time())  # the deadline is one timer
+    assert isinstance(raised.value.__cause__, TimeoutError)
+
+
+@pytest.mark.looptime
+async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
+    """Found by the property below: looptime rounds its clock to a microsecond, so the deadline's timer
+    fired when loop.time() was a hair short of the deadline, and with no pause one more attempt began."""
+    hangs = Hangs()
+    with pytest.raises(RetryError) as raised:
+        async with bounded(100, "retry with a 0.095 s deadline"):
+            await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
+    assert [0] == hangs.starts
+    assert 1 == raised.value.attempts
+
+
+# %% 06_retry.ipynb, cell 57
 @pytest.mark.looptime
 async def test_decorator_applies_every_time_limit():
     """Attempts cut off after 1 s, pauses capped at 5 s, and the deadline ending the third attempt."""
@@ -385,7 +441,15 @@ async def test_decorator_defaults_match_retry_defaults():
     assert [0, 0.05, 0.15] == looptime_approx(calls, waits=2)
 
 
-# %% 06_retry.ipynb, cell 46
+@pytest.mark.looptime
+async def test_jitter_shortens_each_pause_by_its_share_of_the_random_draw():
+    """Draws of 0.5 with jitter 0.5 take a quarter off every pause."""
+    operation = Recorder(ConnectionError("refused"), ConnectionError("refused"), "ok")
+    assert "ok" == await retry(operation, attempts=3, base_delay=2, jitter=0.5, random=lambda: 0.5)
+    assert [1.5, 3.0] == looptime_approx(gaps(operation.moments))
+
+
+# %% 06_retry.ipynb, cell 59
 @pytest.mark.looptime
 async def test_subclasses_of_retry_on_errors_are_retried():
     for error, retry_on in [
@@ -436,7 +500,7 @@ async def test_concurrent_calls_keep_their_own_attempts_and_errors():
     assert {0: [0], 1: [0, 1], 5: [0, 1, 3]} == {key: looptime_approx(value, waits=2) for key, value in seen.items()}
 
 
-# %% 06_retry.ipynb, cell 47
+# %% 06_retry.ipynb, cell 60
 @pytest.mark.looptime
 async def test_a_decorator_serves_many_functions_and_every_call_afresh():
     """One policy, two functions, called again much later: every call gets all its attempts and its deadline."""
@@ -516,40 +580,7 @@ async def test_attempt_timeout_applies_to_the_last_and_only_attempt():
     assert 3 == looptime_approx(loop.time())
 
 
-# %% 06_retry.ipynb, cell 49
-@pytest.mark.async_timeout(30)  # 150 examples take about 2 s on an idle machine
-@settings(max_examples=150, deadline=None)
-@given(
-    attempts=st.integers(1, 8),
-    failures=st.integers(0, 10),
-    base_delay=st.floats(0, 30),
-    extra=st.floats(0, 100),
-    jitter=st.floats(0, 1),
-    draws=st.lists(st.floats(0, 1, exclude_max=True), min_size=8, max_size=8),
-)
-@pytest.mark.looptime
-async def test_schedule_holds_for_any_failure_pattern(attempts, failures, base_delay, extra, jitter, draws):
-    max_delay = base_delay + extra
-    outcomes = [ConnectionError(f"failure {n}") for n in range(failures)] + ["ok"]
-    operation = Recorder(*outcomes)
-    options = dict(attempts=attempts, base_delay=base_delay, max_delay=max_delay, jitter=jitter)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    if failures < attempts:
-        assert "ok" == await retry(operation, random=iter(draws).__next__, **options)
-    else:
-        with pytest.raises(RetryError) as raised:
-            await retry(operation, random=iter(draws).__next__, **options)
-        assert attempts == raised.value.attempts
-        assert tuple(outcomes[:attempts]) == raised.value.errors
-        assert raised.value.__cause__ is outcomes[attempts - 1]
-    assert min(failures + 1, attempts) == len(operation.moments)
-    for n, pause in enumerate(gaps([started, *operation.moments][1:])):
-        ceiling = min(base_delay * 2**n, max_delay)
-        assert ceiling * (1 - jitter * draws[n]) == looptime_approx(pause)  # capped pauses jittered too
-    assert operation.moments[-1] == loop.time()
-
-
+# %% 06_retry.ipynb, cell 62
 @pytest.mark.async_timeout(30)  # 150 examples take about 2 s on an idle machine
 @settings(max_examples=150, deadline=None)
 @given(
@@ -623,7 +654,7 @@ async def test_time_limits_hold_for_any_combination_of_options(
     assert deadline is None or loop.time() <= give_up_at + 2 * TICK, "retry ran past its deadline"
 
 
-# %% 06_retry.ipynb, cell 51
+# %% 06_retry.ipynb, cell 64
 class CountingRandom:
     """A seeded random source that counts its draws."""
 
