@@ -32,7 +32,7 @@ def test_retry_error_names_its_attempts_and_keeps_every_error():
 
 
 # %% 06_retry.ipynb, cell 25
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     attempts=st.integers(1, 12),
     base_delay=st.floats(0, 30),
