@@ -273,6 +273,7 @@ async def test_a_single_attempt_is_allowed_and_named_in_the_singular():
             "base_delay must be zero or more and finite, got inf",
         ),
         ({"base_delay": "1"}, "base_delay must be a number of seconds, got '1'"),
+        ({"base_delay": True}, "base_delay must be a number of seconds, got True"),
         ({"max_delay": float("inf")}, "max_delay must be zero or more and finite, got inf"),
         ({"max_delay": None}, "max_delay must be a number of seconds, got None"),
         ({"base_delay": 5, "max_delay": 1}, r"max_delay must be at least base_delay \(5\), got 1"),
@@ -283,6 +284,7 @@ async def test_a_single_attempt_is_allowed_and_named_in_the_singular():
         ({"attempt_timeout": 0}, "attempt_timeout must be positive and finite, got 0"),
         ({"attempt_timeout": float("inf")}, "attempt_timeout must be positive and finite, got inf"),
         ({"attempt_timeout": "5"}, "attempt_timeout must be a number of seconds, got '5'"),
+        ({"deadline": True}, "deadline must be a number of seconds, got True"),
         ({"deadline": -3}, "deadline must be positive and finite, got -3"),
         ({"deadline": float("nan")}, "deadline must be positive and finite, got nan"),
         (
@@ -378,6 +380,19 @@ async def test_no_attempt_starts_once_the_deadline_has_cut_one_off():
             await retry(hangs, attempts=3, base_delay=0, deadline=0.09544600001531822)
     assert [0] == hangs.starts
     assert 1 == raised.value.attempts
+
+
+@pytest.mark.looptime
+async def test_a_timed_out_attempt_is_retried_only_when_timeout_error_is():
+    """Without TimeoutError in retry_on, the first cut-off attempt ends the call with that TimeoutError."""
+    loop = asyncio.get_running_loop()
+    for options in ({"attempt_timeout": 1}, {"deadline": 1}):
+        hangs, started = Hangs(), loop.time()
+        with pytest.raises(TimeoutError):
+            async with bounded(100, f"retry with {options}"):
+                await retry(hangs, attempts=3, base_delay=1, retry_on=(ConnectionError,), **options)
+        assert [started] == hangs.starts, options
+        assert 1 == looptime_approx(loop.time() - started), options
 
 
 # %% 06_retry.ipynb, cell 57
