@@ -38,7 +38,7 @@ def _check_seconds(name: str, value: float, *, zero_allowed: bool) -> None:
         raise ValueError(f"{name} must be {'zero or more' if zero_allowed else 'positive'} and finite, got {value!r}")
 
 
-def _check_backoff(attempts: int, base_delay: float, max_delay: float, jitter: float) -> None:
+def _check_backoff(attempts: int, base_delay: float, max_delay: float, jitter: float, random: object) -> None:
     if isinstance(attempts, bool) or not isinstance(attempts, int):
         raise TypeError(f"attempts must be an int, got {attempts!r}")
     if attempts < 1:
@@ -51,6 +51,8 @@ def _check_backoff(attempts: int, base_delay: float, max_delay: float, jitter: f
         raise TypeError(f"jitter must be a number from 0 to 1, got {jitter!r}")
     if not 0 <= jitter <= 1:
         raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}")
+    if not callable(random):
+        raise TypeError(f"random must be a callable returning a float from 0 to 1, got {random!r}")
 
 
 # %% ../../notebooks/06_retry.ipynb #06ret012
@@ -65,7 +67,7 @@ def backoff(
     """The pauses between `attempts` attempts (one fewer than attempts), in seconds.
 
     Raises ValueError or TypeError for arguments that make no schedule."""
-    _check_backoff(attempts, base_delay, max_delay, jitter)
+    _check_backoff(attempts, base_delay, max_delay, jitter, random)
     return _pauses(attempts, base_delay, max_delay, jitter, random)
 
 
@@ -82,8 +84,12 @@ def _pauses(
 def _check_limits(
     retry_on: tuple[type[BaseException], ...], attempt_timeout: float | None, deadline: float | None
 ) -> None:
-    if not retry_on or not all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in retry_on):
+    if not isinstance(retry_on, tuple) or not all(
+        isinstance(k, type) and issubclass(k, BaseException) for k in retry_on
+    ):
         raise TypeError(f"retry_on must be a non-empty tuple of exception classes, got {retry_on!r}")
+    if not retry_on:
+        raise TypeError("retry_on must be a non-empty tuple of exception classes, got ()")
     if any(issubclass(asyncio.CancelledError, kind) for kind in retry_on):
         raise ValueError("retry_on must not catch asyncio.CancelledError: cancellation is never retried")
     for name, value in (("attempt_timeout", attempt_timeout), ("deadline", deadline)):
@@ -153,7 +159,7 @@ def retrying(
     random: Callable[[], float] = _random.random,
 ) -> Callable[[Callable[_P, Awaitable[_T]]], Callable[_P, Awaitable[_T]]]:
     """Decorate an async function so that each call goes through `retry` with these options."""
-    _check_backoff(attempts, base_delay, max_delay, jitter)
+    _check_backoff(attempts, base_delay, max_delay, jitter, random)
     _check_limits(retry_on, attempt_timeout, deadline)
     options = dict(attempts=attempts, base_delay=base_delay, max_delay=max_delay, jitter=jitter,
                    retry_on=retry_on, attempt_timeout=attempt_timeout, deadline=deadline, random=random)  # fmt: skip
