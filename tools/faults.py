@@ -137,6 +137,15 @@ def classify(junit: str) -> tuple[str, tuple[str, ...]]:
     return "missed", ()
 
 
+def unreported(output: str, returncode: int) -> tuple[str, tuple[str, ...]]:
+    """A run that wrote no report. pytest-timeout's backstop ends the process (os._exit) after printing
+    its banner: a bound, not a catch. Otherwise the suite could not start with the fault in (the module
+    no longer imports, say): a catch, as a crash is for mutation testing."""
+    if "+ Timeout +" in output:
+        return "bound", ("(pytest-timeout's backstop ended the run)",)
+    return "caught", (f"(the suite could not run: exit {returncode})",)
+
+
 class Trial:
     """One fault applied to a scratch copy of the package, and the module's generated suite running on it."""
 
@@ -168,7 +177,7 @@ class Trial:
                 output, _ = self.process.communicate(timeout=30)
                 return self._judged("bound", ("(the whole run)",), f"no end within {RUN_LIMIT} s\n{output}")
             if not self.report.exists():
-                return self._judged("caught", ("(collection: the module does not import)",), output)
+                return self._judged(*unreported(output, self.process.returncode), output)
             return self._judged(*classify(self.report.read_text(encoding="utf-8")), output)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
