@@ -96,18 +96,19 @@ class Member(_Backlog):
         self.waiting = 0
 
     async def close(self, code: int, reason: str, within: float) -> None:
-        """Close with `code` and `reason`, then abort the transport: whatever the peer has not taken
-        within `within` seconds, the close frame too, is thrown away and the socket is closed."""
+        """Close with `code` and `reason`. A close not done within `within` seconds, or cut short, aborts the
+        transport: what the peer has not taken, the close frame too, is thrown away and the socket closed."""
         try:
             async with asyncio.timeout(within):
                 await self.socket.close(code=code, message=reason.encode())
+            return  # done: aiohttp closes the transport once the close frame is out
         except TimeoutError:
             pass
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():
+                self.transport.abort()
                 raise
-        finally:
-            self.transport.abort()
+        self.transport.abort()
 
 
 # %% ../../notebooks/04_websocket_chat.ipynb #04wsc036

@@ -27,7 +27,7 @@ from async_cookbook.chat import (
 
 
 # %% 04_websocket_chat.ipynb, cell 14
-async def receive(ws, within: float = 5):
+async def receive(ws, within: float = 3):
     """The next message from `ws`; fails by name if none comes `within` seconds."""
     try:
         async with asyncio.timeout(within):
@@ -50,7 +50,7 @@ async def receive_close(ws) -> tuple[int, str]:
     return message.data, message.extra
 
 
-async def until(condition, what: str, within: float = 5) -> None:
+async def until(condition, what: str, within: float = 3) -> None:
     """Let other tasks run until `condition()` holds; fails naming `what` if it does not within `within` s."""
     try:
         async with asyncio.timeout(within):
@@ -142,6 +142,8 @@ class ServerSide:
     async def record(self, request: web.Request, handler):
         name = request.query.get("name", "")
         self.transports[name], self.ended[name] = request.transport, asyncio.Event()
+        if request.query.get("link") == "slow":  # as on a slow link, the server's kernel buffer is small too
+            request.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         try:
             return await handler(request)
         finally:
@@ -179,17 +181,17 @@ async def chat(make_chat):
 
 
 async def join(client, name: str, *, session=None, **options):
-    """Connect as `name` (through `session` if given), and return once the room has said welcome: the
-    member is in the room then."""
+    """Connect as `name`, and return once the room has said welcome: the member is in the room then.
+    Through `session` if given (the slow session: the server's end of the link then gets a small buffer)."""
     if session is None:
         ws = await client.ws_connect("/chat", params={"name": name}, **options)
     else:
-        ws = await session.ws_connect(client.make_url("/chat"), params={"name": name}, **options)
+        ws = await session.ws_connect(client.make_url("/chat"), params={"name": name, "link": "slow"}, **options)
     assert "welcome" == (await receive_json(ws))["type"], f"{name} was not welcomed"
     return ws
 
 
-async def room_until(room, condition, what: str, within: float = 5) -> None:
+async def room_until(room, condition, what: str, within: float = 3) -> None:
     """`room.wait_until(condition)`, failing by name if it does not hold within `within` s."""
     try:
         async with asyncio.timeout(within):
@@ -202,13 +204,17 @@ def tasks_named(prefix: str) -> set[str]:
     return {task.get_name() for task in asyncio.all_tasks() if task.get_name().startswith(prefix)}
 
 
-async def talk_until(ada, listener, condition, sent: int = 0) -> int:
+async def talk_until(ada, listener, condition, sent: int = 0, within: float = 3) -> int:
     """Ada sends numbered messages one at a time, each read by her listener, until `condition()`;
-    returns how many were sent, counting the `sent` before."""
-    while not condition():
-        await ada.send_json({"text": f"{sent:05} " + "x" * 1500})
-        sent += 1
-        await listener.wait_for(sent)
+    returns how many were sent, counting the `sent` before. Fails by name after `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():
+                await ada.send_json({"text": f"{sent:05} " + "x" * 1500})
+                sent += 1
+                await listener.wait_for(sent)
+    except TimeoutError:
+        raise AssertionError(f"not true after {sent} messages in {within} s: {condition}") from None
     return sent
 
 
@@ -231,7 +237,7 @@ class Listener:
         self.closed = self.ws.close_code
         self._arrived.set()
 
-    async def wait_for(self, count: int, within: float = 5) -> None:
+    async def wait_for(self, count: int, within: float = 3) -> None:
         """Return once `count` chat messages have arrived, or the connection has closed; fails by name."""
         try:
             async with asyncio.timeout(within):
@@ -260,7 +266,7 @@ async def test_a_broadcast_to_members_who_keep_up_is_encoded_once_and_starts_no_
 
 # %% 04_websocket_chat.ipynb, cell 54
 async def test_a_silent_member_is_dropped_with_1008_and_cut_off_within_send_timeout(make_chat, slow_session, caplog):
-    room, client = await make_chat(max_backlog=32 * 1024, send_timeout=0.5)
+    room, client = await make_chat(max_backlog=32 * 1024, send_timeout=0.25)
     side = client.app[SERVER_SIDE]
     ada = await join(client, "ada")
     silent = await join(client, "silent", session=slow_session)  # never reads at all (and is kept referenced)
@@ -269,10 +275,10 @@ async def test_a_silent_member_is_dropped_with_1008_and_cut_off_within_send_time
     (writer,) = [task for task in asyncio.all_tasks() if task.get_name() == "chat writer for silent"]
     await talk_until(ada, listener, lambda: "silent" not in room.members)
     assert ["silent dropped (1008): too slow: over 32768 bytes waiting"] == [r.getMessage() for r in caplog.records]
-    await side.wait_ended("silent", within=5)  # the bound is 0.5 s; ten times that on a busy machine
+    await side.wait_ended("silent", within=2.5)  # the bound is 0.25 s; ten times that on a busy machine
     transport = side.transports["silent"]
     assert (True, 0) == (transport.is_closing(), transport.get_write_buffer_size())  # cut off, buffer released
-    await asyncio.wait_for(writer, 5)
+    await asyncio.wait_for(writer, 3)
     assert not writer.cancelled()  # it ended the way the room says, not by an accident of cancellation
     await silent.close()
 
@@ -409,6 +415,13 @@ async def test_a_close_the_peer_does_not_take_cuts_the_connection_at_the_bound()
     assert 2 == pytest.approx(loop.time() - started)
     member.socket.close.assert_awaited_once_with(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
     member.transport.abort.assert_called_once_with()
+
+
+async def test_a_close_the_peer_takes_leaves_the_transport_to_aiohttp():
+    member = fake_member()
+    await member.close(WSCloseCode.GOING_AWAY, "server shutdown", within=2)
+    member.socket.close.assert_awaited_once_with(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    member.transport.abort.assert_not_called()  # nothing to throw away: aiohttp closes it when the frame is out
 
 
 # %% 04_websocket_chat.ipynb, cell 60
@@ -678,3 +691,111 @@ def test_the_defaults_and_the_smallest_settings():
     assert {"max_backlog": 256 * 1024, "send_timeout": 5.0, "heartbeat": 30.0} == ChatRoom().settings
     smallest = {"max_backlog": 1, "send_timeout": 0.001, "heartbeat": None}  # None: no heartbeat at all
     assert smallest == ChatRoom(**smallest).settings
+
+
+# %% 04_websocket_chat.ipynb, cell 65
+async def test_a_member_who_only_listens_stays_longer_than_send_timeout(make_chat):
+    """A quiet room drops nobody: waiting for the listener to leave must run out."""
+    room, client = await make_chat(send_timeout=0.2, heartbeat=None)
+    ada, quiet = await join(client, "ada"), await join(client, "quiet")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(1):  # five times send_timeout
+            await room.wait_until(lambda room: "quiet" not in room.members)
+    await ada.send_json({"text": "still there?"})
+    assert "still there?" == (await receive_json(quiet))["text"]
+    await ada.close()
+    await quiet.close()
+
+
+async def read_texts(ws, count: int, within: float = 3) -> list[str]:
+    """The next `count` chat texts `ws` receives; fails by name if they do not come within `within` s."""
+    texts = []
+    try:
+        async with asyncio.timeout(within):
+            while len(texts) < count:
+                frame = json.loads((await ws.receive()).data)
+                texts += [frame["text"]] if frame["type"] == "message" else []
+    except TimeoutError:
+        raise AssertionError(f"got {len(texts)} of {count} messages in {within} s") from None
+    return texts
+
+
+async def test_a_member_that_falls_behind_twice_gets_every_message_both_times(make_chat, slow_session):
+    room, client = await make_chat(max_backlog=10_000_000)
+    ada = await join(client, "ada")
+    slow = await join(client, "slow", session=slow_session)
+    listener = Listener(ada, "ada")
+    sent, got = 0, []
+    for _ in range(2):  # not reading until it is behind, then reading until it has caught up
+        sent = await talk_until(ada, listener, lambda: tasks_named("chat writer for slow"), sent)
+        got += await read_texts(slow, sent - len(got))
+        await until(lambda: not tasks_named("chat writer for slow"), "the writer ending once the backlog is sent")
+    assert [f"{n:05} " + "x" * 1500 for n in range(sent)] == got
+    assert 0 == room.held("slow")
+
+
+async def test_a_newcomer_during_shutdown_is_refused_with_1001(make_chat):
+    room, client = await make_chat(send_timeout=1)
+    deaf = await join(client, "deaf")  # reads nothing more, so it never answers the close frame
+    closing = asyncio.create_task(room.close())
+    await room_until(room, lambda room: not room.members, "deaf dropped")
+    assert not closing.done()  # still giving deaf its second to take the close
+    refused = await client.ws_connect("/chat", params={"name": "late"})
+    assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(refused)
+    await asyncio.wait_for(closing, 3)
+    await deaf.close()
+
+
+@pytest.mark.looptime
+async def test_the_send_timeout_bounds_each_send_not_the_whole_backlog():
+    loop = asyncio.get_running_loop()
+    member = fake_member(buffered=64 * 1024)
+
+    async def five_seconds(*args) -> None:
+        await asyncio.sleep(5)
+
+    member.socket.send_frame.side_effect = five_seconds
+    for payload in (b"a", b"b", b"c"):
+        member.send(payload, b"", limit=10)
+    started = loop.time()
+    await member.flush(send_timeout=7)
+    assert 15 == pytest.approx(loop.time() - started)
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionError("Connection lost"), ConnectionResetError("Cannot write to closing transport")]
+)
+async def test_a_writer_whose_connection_is_lost_ends_quietly(error):
+    """aiohttp raises a plain ConnectionError when the connection goes while a send waits for the drain."""
+    room, member = ChatRoom(), fake_member(buffered=64 * 1024)
+    member.send(b"one", b"", limit=10)
+    member.socket.send_frame.side_effect = error
+    member.writer = asyncio.create_task(room._write(member))
+    await asyncio.wait_for(member.writer, 3)
+    assert member.writer is None
+
+
+async def test_a_writer_cut_short_by_a_cancelled_drain_ends_quietly_but_its_own_cancellation_propagates():
+    room, cut_short, cancelled = ChatRoom(), fake_member(64 * 1024), fake_member(64 * 1024, "grace")
+    for member in (cut_short, cancelled):
+        member.send(b"one", b"", limit=10)
+    cut_short.socket.send_frame.side_effect = asyncio.CancelledError  # the drain another task cancelled
+    await room._write(cut_short)
+    cancelled.socket.send_frame.side_effect = never_done
+    writer = asyncio.create_task(room._write(cancelled))
+    await until(lambda: cancelled.socket.send_frame.await_count, "the send started")
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert (None, None) == (cut_short.writer, cancelled.writer)
+
+
+async def test_a_close_cancelled_from_outside_propagates_and_still_cuts_the_connection():
+    member = fake_member()
+    member.socket.close.side_effect = never_done
+    closing = asyncio.create_task(member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=60))
+    await until(lambda: member.socket.close.await_count, "the close started")
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    member.transport.abort.assert_called_once_with()
