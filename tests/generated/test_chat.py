@@ -411,7 +411,11 @@ async def test_a_close_the_peer_does_not_take_cuts_the_connection_at_the_bound()
     member = fake_member()
     member.socket.close.side_effect = never_done
     started = loop.time()
-    await member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=2)
+    try:
+        async with asyncio.timeout(20):
+            await member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=2)
+    except TimeoutError:
+        raise AssertionError("a close bounded by 2 s still waited after 20 s") from None
     assert 2 == pytest.approx(loop.time() - started)
     member.socket.close.assert_awaited_once_with(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
     member.transport.abort.assert_called_once_with()
@@ -734,16 +738,36 @@ async def test_a_member_that_falls_behind_twice_gets_every_message_both_times(ma
     assert 0 == room.held("slow")
 
 
-async def test_a_newcomer_during_shutdown_is_refused_with_1001(make_chat):
+async def test_a_newcomer_during_shutdown_is_refused_with_1001(make_chat, slow_session):
     room, client = await make_chat(send_timeout=1)
-    deaf = await join(client, "deaf")  # reads nothing more, so it never answers the close frame
+    ada = await join(client, "ada")
+    deaf = await join(client, "deaf", session=slow_session)  # reads nothing: its close waits send_timeout
+    await talk_until(ada, Listener(ada, "ada"), lambda: tasks_named("chat writer for deaf"))
     closing = asyncio.create_task(room.close())
-    await room_until(room, lambda room: not room.members, "deaf dropped")
-    assert not closing.done()  # still giving deaf its second to take the close
+    await until(lambda: tasks_named("chat close for deaf"), "deaf's close starting")
     refused = await client.ws_connect("/chat", params={"name": "late"})
+    assert not closing.done()  # the newcomer came while the room was still closing
     assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(refused)
     await asyncio.wait_for(closing, 3)
     await deaf.close()
+
+
+async def test_shutdown_cuts_off_a_member_that_takes_nothing_within_send_timeout(make_chat, slow_session):
+    """Nothing queued, so no writer whose own timeout could cut it: only the close's bound does."""
+    room, client = await make_chat(send_timeout=0.25)  # the heartbeat stays at 30 s
+    ada = await join(client, "ada")
+    silent = await join(client, "silent", session=slow_session)
+    transport = client.app[SERVER_SIDE].transports["silent"]
+    _, high_water = transport.get_write_buffer_limits()
+    await talk_until(ada, Listener(ada, "ada"), lambda: transport.get_write_buffer_size() >= high_water)
+    assert set() == tasks_named("chat writer")
+    try:
+        async with asyncio.timeout(2.5):
+            await room.close()
+    except TimeoutError:
+        raise AssertionError("shutdown did not cut silent off within 2.5 s (the bound is 0.25 s)") from None
+    assert (True, 0) == (transport.is_closing(), transport.get_write_buffer_size())
+    await silent.close()
 
 
 @pytest.mark.looptime
