@@ -9,21 +9,31 @@ import logging
 import random
 import re
 import socket
-from unittest.mock import AsyncMock, Mock, create_autospec
+from unittest.mock import Mock, create_autospec
 
 import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http import WebSocketWriter
 
-from async_cookbook.chat import ROOM, ChatRoom, Member, create_app
+from async_cookbook.chat import (
+    ROOM,
+    ChatRoom,
+    Member,
+    _frame,
+    _text_of,
+    create_app,
+)
 
 
-# %% 04_websocket_chat.ipynb, cell 27
-async def receive(ws, within: float = 5):
-    """The next message from `ws`, or a failure by name if none comes `within` seconds: a broken test
-    fails instead of hanging."""
-    async with asyncio.timeout(within):
-        return await ws.receive()
+# %% 04_websocket_chat.ipynb, cell 14
+async def receive(ws, within: float = 3):
+    """The next message from `ws`; fails by name if none comes `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            return await ws.receive()
+    except TimeoutError:
+        raise AssertionError(f"no message arrived within {within} s") from None
 
 
 async def receive_json(ws) -> dict:
@@ -40,63 +50,14 @@ async def receive_close(ws) -> tuple[int, str]:
     return message.data, message.extra
 
 
-async def until(condition) -> None:
-    """Let other tasks run until `condition()` holds (bounded by the test's own timeout)."""
-    while not condition():  # noqa: ASYNC110 (one loop turn at a time, for a state with no event to wait on)
-        await asyncio.sleep(0)
-
-
-class Listener:
-    """Reads every frame a client gets, in a task of its own, so that the client never stops reading."""
-
-    def __init__(self, ws) -> None:
-        self.ws, self.frames, self.closed = ws, [], None
-        self._arrived = asyncio.Event()
-        self.task = asyncio.create_task(self._read())
-
-    @property
-    def texts(self) -> list[str]:
-        return [frame["text"] for frame in self.frames if frame["type"] == "message"]
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            self.frames.append(json.loads(message.data))
-            self._arrived.set()
-        self.closed = self.ws.close_code
-        self._arrived.set()
-
-    async def wait_for(self, count: int) -> None:
-        """Return once `count` chat messages have arrived, or the connection has closed."""
-        while len(self.texts) < count and self.closed is None:
-            self._arrived.clear()
-            await self._arrived.wait()
-
-
-@pytest.fixture
-def make_chat(aiohttp_client):
-    """Serve a ChatRoom made with these settings on 127.0.0.1; returns (room, client)."""
-
-    async def make(**settings):
-        room = ChatRoom(**settings)
-        return room, await aiohttp_client(create_app(room))
-
-    return make
-
-
-@pytest.fixture
-async def chat(make_chat):
-    return await make_chat()
-
-
-async def join(client, name: str, *, session=None, **options):
-    """Connect as `name` (through `session` if given), and return once the room has said welcome: the
-    member is in the room then."""
-    if session is None:
-        ws = await client.ws_connect("/chat", params={"name": name}, **options)
-    else:
-        ws = await session.ws_connect(client.make_url("/chat"), params={"name": name}, **options)
-    assert "welcome" == (await receive_json(ws))["type"]
-    return ws
+async def until(condition, what: str, within: float = 3) -> None:
+    """Let other tasks run until `condition()` holds; fails naming `what` if it does not within `within` s."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():  # noqa: ASYNC110 (one loop turn at a time, for a state with no event)
+                await asyncio.sleep(0)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {within} s") from None
 
 
 def tiny_receive_buffer(address_info) -> socket.socket:
@@ -114,19 +75,215 @@ async def slow_session():
         yield session
 
 
-# %% 04_websocket_chat.ipynb, cell 31
-async def test_a_newcomer_is_welcomed_with_the_members(chat):
+# %% 04_websocket_chat.ipynb, cell 20
+def test_a_frame_nested_too_deeply_is_a_value_error_naming_it():
+    for hostile in ("[" * 5000, '{"text": ' * 5000, '{"a": [' * 3000):
+        with pytest.raises(ValueError, match=r"^invalid JSON: nested too deeply$"):
+            _text_of(hostile)
+    assert "deep enough" == _text_of('{"text": "deep enough", "x": ' + "[" * 50 + "]" * 50 + "}")
+
+
+# %% 04_websocket_chat.ipynb, cell 24
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+async def test_a_frame_is_byte_for_byte_what_aiohttps_own_writer_sends(size):
+    transport = create_autospec(asyncio.Transport, instance=True, spec_set=True)
+    transport.is_closing.return_value = False
+    payload = bytes(n % 251 for n in range(size))
+    await WebSocketWriter(Mock(_paused=False), transport).send_frame(payload, WSMsgType.TEXT)
+    assert b"".join(call.args[0] for call in transport.write.call_args_list) == _frame(payload)
+
+
+# %% 04_websocket_chat.ipynb, cell 30
+async def never_done(*args, **kwargs) -> None:
+    """What a peer that takes nothing does to a send or a close: it never completes."""
+    await asyncio.Event().wait()
+
+
+def fake_member(buffered: int = 0, name: str = "ada") -> Member:
+    """A Member around doubles spec'd against the real classes (a misspelt or missing method fails at
+    once): a WebSocketResponse, and a transport with asyncio's default limits (16 and 64 KiB) holding
+    `buffered` bytes the peer has not taken."""
+    transport = create_autospec(asyncio.Transport, instance=True, spec_set=True)
+    transport.get_write_buffer_limits.return_value = (16 * 1024, 64 * 1024)
+    transport.get_write_buffer_size.return_value = buffered
+    transport.is_closing.return_value = False
+    return Member(name, create_autospec(web.WebSocketResponse, instance=True, spec_set=True), transport)
+
+
+# %% 04_websocket_chat.ipynb, cell 32
+def test_once_something_waits_every_frame_queues_behind_it_in_order():
+    member = fake_member(buffered=64 * 1024)
+    assert member.send(b"one", b"<one>", limit=10)
+    member.transport.get_write_buffer_size.return_value = 0  # the peer took everything, but "one" waits
+    assert member.send(b"two", b"<two>", limit=10)
+    member.transport.write.assert_not_called()
+    assert ([b"one", b"two"], 6) == (list(member.backlog), member.waiting)
+
+
+# %% 04_websocket_chat.ipynb, cell 34
+async def test_a_close_that_meets_a_cancelled_drain_still_cuts_the_connection():
+    """After a send was cut short, aiohttp's close re-raises the cancelled drain at once."""
+    member = fake_member()
+    member.socket.close.side_effect = asyncio.CancelledError
+    await member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=2)
+    member.transport.abort.assert_called_once_with()
+
+
+# %% 04_websocket_chat.ipynb, cell 50
+class ServerSide:
+    """The server's end of each connection, by the name it asked for: its transport, and an event set
+    once its handler has returned (the connection is over for the server)."""
+
+    def __init__(self) -> None:
+        self.transports: dict[str, asyncio.Transport] = {}
+        self.ended: dict[str, asyncio.Event] = {}
+
+    @web.middleware
+    async def record(self, request: web.Request, handler):
+        name = request.query.get("name", "")
+        self.transports[name], self.ended[name] = request.transport, asyncio.Event()
+        if request.query.get("link") == "slow":  # as on a slow link, the server's kernel buffer is small too
+            request.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        try:
+            return await handler(request)
+        finally:
+            self.ended[name].set()
+
+    async def wait_ended(self, name: str, within: float) -> None:
+        try:
+            async with asyncio.timeout(within):
+                await self.ended[name].wait()
+        except TimeoutError:
+            raise AssertionError(f"the server's connection to {name} still open after {within} s") from None
+
+
+SERVER_SIDE = web.AppKey("server_side", ServerSide)
+
+
+@pytest.fixture
+def make_chat(aiohttp_client):
+    """Serve a ChatRoom made with these settings on 127.0.0.1; returns (room, client). The server's end
+    of each connection is at `client.app[SERVER_SIDE]`."""
+
+    async def make(**settings):
+        room = ChatRoom(**settings)
+        app = create_app(room)
+        app[SERVER_SIDE] = side = ServerSide()
+        app.middlewares.append(side.record)
+        return room, await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
+async def chat(make_chat):
+    return await make_chat()
+
+
+async def join(client, name: str, *, session=None, **options):
+    """Connect as `name`, and return once the room has said welcome: the member is in the room then.
+    Through `session` if given (the slow session: the server's end of the link then gets a small buffer)."""
+    if session is None:
+        ws = await client.ws_connect("/chat", params={"name": name}, **options)
+    else:
+        ws = await session.ws_connect(client.make_url("/chat"), params={"name": name, "link": "slow"}, **options)
+    assert "welcome" == (await receive_json(ws))["type"], f"{name} was not welcomed"
+    return ws
+
+
+async def room_until(room, condition, what: str, within: float = 3) -> None:
+    """`room.wait_until(condition)`, failing by name if it does not hold within `within` s."""
+    try:
+        async with asyncio.timeout(within):
+            await room.wait_until(condition)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {within} s; members: {room.members}") from None
+
+
+def tasks_named(prefix: str) -> set[str]:
+    return {task.get_name() for task in asyncio.all_tasks() if task.get_name().startswith(prefix)}
+
+
+async def talk_until(ada, listener, condition, sent: int = 0, within: float = 3) -> int:
+    """Ada sends numbered messages one at a time, each read by her listener, until `condition()`;
+    returns how many were sent, counting the `sent` before. Fails by name after `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():
+                await ada.send_json({"text": f"{sent:05} " + "x" * 1500})
+                sent += 1
+                await listener.wait_for(sent)
+    except TimeoutError:
+        raise AssertionError(f"not true after {sent} messages in {within} s: {condition}") from None
+    return sent
+
+
+class Listener:
+    """Reads every frame a client gets, in a task of its own, so that the client never stops reading."""
+
+    def __init__(self, ws, name: str = "a listener") -> None:
+        self.ws, self.name, self.frames, self.closed = ws, name, [], None
+        self._arrived = asyncio.Event()
+        self.task = asyncio.create_task(self._read())
+
+    @property
+    def texts(self) -> list[str]:
+        return [frame["text"] for frame in self.frames if frame["type"] == "message"]
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            self.frames.append(json.loads(message.data))
+            self._arrived.set()
+        self.closed = self.ws.close_code
+        self._arrived.set()
+
+    async def wait_for(self, count: int, within: float = 3) -> None:
+        """Return once `count` chat messages have arrived, or the connection has closed; fails by name."""
+        try:
+            async with asyncio.timeout(within):
+                while len(self.texts) < count and self.closed is None:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"{self.name} got {len(self.texts)} of {count} messages in {within} s") from None
+
+
+# %% 04_websocket_chat.ipynb, cell 52
+async def test_a_broadcast_to_members_who_keep_up_is_encoded_once_and_starts_no_task(chat, monkeypatch):
     room, client = chat
+    members = [await join(client, name) for name in ("ada", "grace", "linus")]
+    dumps = Mock(wraps=json.dumps)
+    monkeypatch.setattr(json, "dumps", dumps)
+    tasks = asyncio.all_tasks()
+    room.broadcast("server", "hello")
+    monkeypatch.undo()
+    assert 1 == dumps.call_count  # one encoding for three members
+    assert tasks == asyncio.all_tasks()  # no writer task: written straight to each transport
+    for ws in members:
+        assert {"type": "message", "from": "server", "text": "hello"} == await receive_json(ws)
+        await ws.close()
+
+
+# %% 04_websocket_chat.ipynb, cell 54
+async def test_a_silent_member_is_dropped_with_1008_and_cut_off_within_send_timeout(make_chat, slow_session, caplog):
+    room, client = await make_chat(max_backlog=32 * 1024, send_timeout=0.25)
+    side = client.app[SERVER_SIDE]
     ada = await join(client, "ada")
-    grace = await client.ws_connect("/chat", params={"name": "grace"})
-    assert {"type": "welcome", "members": ["ada", "grace"]} == await receive_json(grace)
-    assert ["ada", "grace"] == room.members
-    writers = {task.get_name() for task in asyncio.all_tasks() if task.get_name().startswith("chat writer")}
-    assert {"chat writer for ada", "chat writer for grace"} == writers  # named, so a leak report says whose
-    await ada.close()
-    await grace.close()
+    silent = await join(client, "silent", session=slow_session)  # never reads at all (and is kept referenced)
+    listener = Listener(ada, "ada")
+    await talk_until(ada, listener, lambda: tasks_named("chat writer for silent"))
+    (writer,) = [task for task in asyncio.all_tasks() if task.get_name() == "chat writer for silent"]
+    await talk_until(ada, listener, lambda: "silent" not in room.members)
+    assert ["silent dropped (1008): too slow: over 32768 bytes waiting"] == [r.getMessage() for r in caplog.records]
+    await side.wait_ended("silent", within=2.5)  # the bound is 0.25 s; ten times that on a busy machine
+    transport = side.transports["silent"]
+    assert (True, 0) == (transport.is_closing(), transport.get_write_buffer_size())  # cut off, buffer released
+    await asyncio.wait_for(writer, 3)
+    assert not writer.cancelled()  # it ended the way the room says, not by an accident of cancellation
+    await silent.close()
 
 
+# %% 04_websocket_chat.ipynb, cell 58
 async def test_an_app_made_without_a_room_makes_its_own(aiohttp_client):
     app = create_app()
     client = await aiohttp_client(app)
@@ -134,6 +291,65 @@ async def test_an_app_made_without_a_room_makes_its_own(aiohttp_client):
     assert ["ada"] == app[ROOM].members
     assert ChatRoom().settings == app[ROOM].settings
     await ada.close()
+
+
+async def test_frames_go_out_uncompressed_even_to_a_client_that_asks(chat):
+    """One encoding serves every member only if no member has a compressor of its own."""
+    _, client = chat
+    ada = await client.ws_connect("/chat", params={"name": "ada"}, compress=15)
+    assert 0 == ada.compress
+    assert "welcome" == (await receive_json(ada))["type"]
+    await ada.close()
+
+
+async def test_fifty_members_each_get_every_message_in_order(chat):
+    room, client = chat
+    members = [await join(client, f"member-{n}") for n in range(50)]
+    listeners = [Listener(ws, f"member-{n}") for n, ws in enumerate(members)]
+    for n in range(20):
+        await members[0].send_json({"text": f"message {n}"})
+    for listener in listeners:
+        await listener.wait_for(20)
+        assert [f"message {n}" for n in range(20)] == listener.texts
+    assert 50 == len(room.members)
+    for ws in members:
+        await ws.close()
+    await room_until(room, lambda room: not room.members, "every member gone")
+
+
+async def test_a_burst_larger_than_the_backlog_reaches_members_who_read(make_chat):
+    """200 messages of 1.5 KB sent without a pause, backlogs of 4 KiB: members who read stay."""
+    room, client = await make_chat(max_backlog=4096)
+    members = [await join(client, name) for name in ("ada", "grace", "linus")]
+    listeners = [Listener(ws, name) for ws, name in zip(members, ("ada", "grace", "linus"), strict=True)]
+    for n in range(200):
+        await members[0].send_json({"text": f"{n} " + "x" * 1500})
+    for listener in listeners:
+        await listener.wait_for(200)
+        assert [f"{n} " + "x" * 1500 for n in range(200)] == listener.texts
+    assert ["ada", "grace", "linus"] == room.members
+    for ws in members:
+        await ws.close()
+
+
+async def test_a_member_who_closes_leaves_with_1000(chat):
+    room, client = chat
+    ada = await join(client, "ada")
+    await ada.close()
+    assert WSCloseCode.OK == ada.close_code
+    await room_until(room, lambda room: not room.members, "ada gone")
+    with pytest.raises(KeyError):
+        room.held("ada")
+
+
+async def test_a_newcomer_is_welcomed_with_the_members(chat):
+    room, client = chat
+    ada = await join(client, "ada")
+    grace = await client.ws_connect("/chat", params={"name": "grace"})
+    assert {"type": "welcome", "members": ["ada", "grace"]} == await receive_json(grace)
+    assert ["ada", "grace"] == room.members
+    await ada.close()
+    await grace.close()
 
 
 async def test_a_message_reaches_every_member_the_sender_too(chat):
@@ -146,46 +362,106 @@ async def test_a_message_reaches_every_member_the_sender_too(chat):
     await grace.close()
 
 
-async def test_fifty_members_each_get_every_message_in_order(chat):
-    room, client = chat
-    members = [await join(client, f"member-{n}") for n in range(50)]
-    listeners = [Listener(ws) for ws in members]
-    for n in range(20):
-        await members[0].send_json({"text": f"message {n}"})
-    for listener in listeners:
-        await listener.wait_for(20)
-        assert [f"message {n}" for n in range(20)] == listener.texts
-    assert 50 == len(room.members)
-    for ws in members:
-        await ws.close()
-    await room.wait_until(lambda room: not room.members)
+# %% 04_websocket_chat.ipynb, cell 59
+@pytest.mark.parametrize(("buffered", "written"), [(0, True), (64 * 1024 - 1, True), (64 * 1024, False)])
+def test_a_frame_is_written_at_once_only_under_the_high_water_mark(buffered, written):
+    member = fake_member(buffered)
+    assert member.send(b"one", b"<one>", limit=10)
+    assert written == (member.transport.write.call_args_list == [((b"<one>",),)])
+    assert ([] if written else [b"one"]) == list(member.backlog)
 
 
-async def test_a_burst_longer_than_the_outbox_reaches_members_who_read(make_chat):
-    """200 messages sent without a pause, outboxes of 8: the server reads them faster than it could
-    send them, so only letting the writers run between two messages keeps fast members in the room."""
-    room, client = await make_chat(outbox_size=8)
-    members = [await join(client, name) for name in ("ada", "grace", "linus")]
-    listeners = [Listener(ws) for ws in members]
-    for n in range(200):
-        await members[0].send_json({"text": str(n)})
-    for listener in listeners:
-        await listener.wait_for(200)
-        assert [str(n) for n in range(200)] == listener.texts
-    assert ["ada", "grace", "linus"] == room.members
-    for ws in members:
-        await ws.close()
+def test_a_backlog_holds_its_limit_in_bytes_and_refuses_more():
+    member = fake_member(buffered=64 * 1024)
+    assert [True, True, False] == [member.send(payload, b"", limit=10) for payload in (b"12345", b"67890", b"x")]
+    assert [b"12345", b"67890"] == list(member.backlog)
+    assert 10 == member.waiting
+    assert "<Member 'ada', 10 bytes waiting>" == repr(member)
+    member.forget()
+    assert (0, []) == (member.waiting, list(member.backlog))
 
 
-async def test_a_member_who_closes_leaves_with_1000(chat):
-    room, client = chat
+async def test_flush_sends_the_backlog_in_order_and_empties_it():
+    member = fake_member(buffered=64 * 1024)
+    for payload in (b"one", b"two", b"three"):
+        member.send(payload, b"", limit=100)
+    await member.flush(send_timeout=1)
+    assert [((payload, WSMsgType.TEXT),) for payload in (b"one", b"two", b"three")] == (
+        member.socket.send_frame.await_args_list
+    )
+    assert 0 == member.waiting
+
+
+@pytest.mark.looptime
+async def test_a_send_that_takes_too_long_raises_timeout_exactly_at_send_timeout():
+    loop = asyncio.get_running_loop()
+    member = fake_member(buffered=64 * 1024)
+    member.socket.send_frame.side_effect = never_done
+    member.send(b"one", b"", limit=10)
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await member.flush(send_timeout=7)
+    assert 7 == pytest.approx(loop.time() - started)
+    member.socket.send_frame.assert_awaited_once_with(b"one", WSMsgType.TEXT)
+
+
+@pytest.mark.looptime
+async def test_a_close_the_peer_does_not_take_cuts_the_connection_at_the_bound():
+    loop = asyncio.get_running_loop()
+    member = fake_member()
+    member.socket.close.side_effect = never_done
+    started = loop.time()
+    try:
+        async with asyncio.timeout(20):
+            await member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=2)
+    except TimeoutError:
+        raise AssertionError("a close bounded by 2 s still waited after 20 s") from None
+    assert 2 == pytest.approx(loop.time() - started)
+    member.socket.close.assert_awaited_once_with(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
+    member.transport.abort.assert_called_once_with()
+
+
+async def test_a_close_the_peer_takes_leaves_the_transport_to_aiohttp():
+    member = fake_member()
+    await member.close(WSCloseCode.GOING_AWAY, "server shutdown", within=2)
+    member.socket.close.assert_awaited_once_with(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    member.transport.abort.assert_not_called()  # nothing to throw away: aiohttp closes it when the frame is out
+
+
+# %% 04_websocket_chat.ipynb, cell 60
+async def test_a_member_that_falls_behind_then_reads_gets_every_message_in_order(make_chat, slow_session):
+    room, client = await make_chat(max_backlog=10_000_000)
     ada = await join(client, "ada")
-    await ada.close()
-    assert WSCloseCode.OK == ada.close_code
-    await room.wait_until(lambda room: not room.members)
+    slow = await join(client, "slow", session=slow_session)  # does not read for now
+    listener = Listener(ada, "ada")
+    sent = await talk_until(ada, listener, lambda: tasks_named("chat writer for slow"))  # it fell behind
+    sent = await talk_until(ada, listener, lambda: room.held("slow") > 200_000, sent)  # far behind
+    late = Listener(slow, "slow")  # it reads again: what was written at once, then its backlog
+    await late.wait_for(sent)
+    assert [f"{n:05} " + "x" * 1500 for n in range(sent)] == late.texts
+    await until(lambda: not tasks_named("chat writer"), "the writer ending once the backlog is sent")
+    assert ["ada", "slow"] == room.members
 
 
-# %% 04_websocket_chat.ipynb, cell 33
+async def test_memory_held_for_a_silent_member_stays_under_the_bound(make_chat, slow_session):
+    room, client = await make_chat(max_backlog=32 * 1024)
+    ada = await join(client, "ada")
+    silent = await join(client, "silent", session=slow_session)
+    _, high_water = client.app[SERVER_SIDE].transports["silent"].get_write_buffer_limits()
+    message = len(json.dumps({"type": "message", "from": "ada", "text": "0" * 1506})) + 4  # with its header
+    bound = 32 * 1024 + high_water + 2 * message
+    held = []
+    listener = Listener(ada, "ada")
+    while "silent" in room.members:
+        held.append(room.held("silent"))
+        await ada.send_json({"text": f"{len(held):05} " + "x" * 1500})
+        await listener.wait_for(len(held))
+    assert max(held) <= bound, f"held {max(held)} bytes for a silent member; the bound is {bound}"
+    assert max(held) > high_water  # it did fall far behind: the bound was reached for, not avoided
+    await silent.close()
+
+
+# %% 04_websocket_chat.ipynb, cell 61
 def cut(ws) -> None:
     """Break a client's connection the way a network does: no close frame, the socket just goes."""
     ws.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
@@ -195,7 +471,7 @@ async def test_a_member_whose_connection_drops_leaves_the_room(chat, caplog):
     room, client = chat
     ada, grace = await join(client, "ada"), await join(client, "grace")
     cut(grace)
-    await room.wait_until(lambda room: ["ada"] == room.members)
+    await room_until(room, lambda room: ["ada"] == room.members, "grace gone")
     await ada.send_json({"text": "still here?"})
     assert "still here?" == (await receive_json(ada))["text"]
     assert [] == [record for record in caplog.records if record.levelno >= logging.WARNING]
@@ -204,11 +480,12 @@ async def test_a_member_whose_connection_drops_leaves_the_room(chat, caplog):
 
 
 async def test_a_send_slower_than_send_timeout_drops_the_member_on_the_real_clock(make_chat, slow_session, caplog):
-    """An outbox too large to fill: the member is dropped because one send took over 0.2 s."""
-    room, client = await make_chat(outbox_size=100_000, send_timeout=0.2)
+    """A backlog too large to fill: the member is dropped because one send took over 0.2 s."""
+    room, client = await make_chat(max_backlog=100_000_000, send_timeout=0.2)
+    side = client.app[SERVER_SIDE]
     ada = await join(client, "ada")
     slow = await join(client, "slow", session=slow_session)  # never reads from here on
-    listener = Listener(ada)
+    listener = Listener(ada, "ada")
     sent = 0
     while "slow" in room.members:
         await ada.send_json({"text": "x" * 1500})
@@ -217,61 +494,60 @@ async def test_a_send_slower_than_send_timeout_drops_the_member_on_the_real_cloc
     assert ["slow dropped (1008): too slow: a send took over 0.2 s"] == [
         record.getMessage() for record in caplog.records if record.levelno == logging.WARNING
     ]
-    await room.close()  # waits for the writers: slow's gave its peer 0.2 s to take the close, then cut it off
+    await side.wait_ended("slow", within=2)  # cut off: its send was cut short, so no close frame can follow
+    assert (True, 0) == (side.transports["slow"].is_closing(), side.transports["slow"].get_write_buffer_size())
+    await room.close()
     while (await receive(slow)).type is WSMsgType.TEXT:
         pass
-    # the close frame, if it left before the cut; an abnormal closure if the cut came first
     assert slow.close_code in {WSCloseCode.POLICY_VIOLATION, WSCloseCode.ABNORMAL_CLOSURE}
     await ada.close()
 
 
 async def test_leaving_between_a_broadcast_and_its_delivery_breaks_nothing(chat, caplog):
-    """The broadcast is queued for three members; one of them is gone before its writer runs."""
+    """The broadcast is written for three members; one of them is gone before the bytes reach it."""
     room, client = chat
     ada, grace, linus = await join(client, "ada"), await join(client, "grace"), await join(client, "linus")
-    room.broadcast("server", "one")  # queued for all three, nothing sent yet: no await has happened
+    room.broadcast("server", "one")
     cut(linus)
     room.broadcast("server", "two")
     for ws in (ada, grace):
         assert ["one", "two"] == [(await receive_json(ws))["text"] for _ in range(2)]
-    await room.wait_until(lambda room: ["ada", "grace"] == room.members)
+    await room_until(room, lambda room: ["ada", "grace"] == room.members, "linus gone")
+    room.broadcast("server", "three")
+    for ws in (ada, grace):
+        assert "three" == (await receive_json(ws))["text"]
     assert [] == [record for record in caplog.records if record.levelno >= logging.WARNING]
     for ws in (ada, grace, linus):
         await ws.close()
 
 
 async def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(make_chat, slow_session, caplog):
-    room, client = await make_chat(outbox_size=8)
+    room, client = await make_chat(max_backlog=16 * 1024)
     ada, grace = await join(client, "ada"), await join(client, "grace")
-    slow = await join(client, "slow", session=slow_session)  # never reads from here on
-    listeners = [Listener(ada), Listener(grace)]
+    slow = await join(client, "slow", session=slow_session)  # does not read until it is dropped
+    listeners = [Listener(ada, "ada"), Listener(grace, "grace")]
     sent = 0
-
-    async def talk() -> None:
-        nonlocal sent
-        while "slow" in room.members:
-            await ada.send_json({"text": f"{sent:04} " + "x" * 1500})
-            sent += 1
-            await listeners[0].wait_for(sent)  # one message at a time: the fast members keep up
-
-    talking = asyncio.create_task(talk())
-    await room.wait_until(lambda room: "slow" not in room.members)
-    await talking
+    while "slow" in room.members:
+        await ada.send_json({"text": f"{sent:04} " + "x" * 1500})
+        sent += 1
+        await listeners[0].wait_for(sent)  # one message at a time: the fast members keep up
     for listener in listeners:  # every message reached the members who read
         await listener.wait_for(sent)
         assert [f"{n:04} " + "x" * 1500 for n in range(sent)] == listener.texts
-    assert (WSCloseCode.POLICY_VIOLATION, "too slow: 8 messages waiting") == await receive_close(slow)
-    assert ["slow dropped (1008): too slow: 8 messages waiting"] == [
+    assert (WSCloseCode.POLICY_VIOLATION, "too slow: over 16384 bytes waiting") == await receive_close(slow)
+    assert ["slow dropped (1008): too slow: over 16384 bytes waiting"] == [
         record.getMessage() for record in caplog.records if record.levelno == logging.WARNING
     ]
     await ada.close()
     await grace.close()
 
 
-# %% 04_websocket_chat.ipynb, cell 35
+# %% 04_websocket_chat.ipynb, cell 62
 ERRORS = [  # what a member sends, and the error frame it gets back (it stays connected)
     ("hello", 'invalid JSON: send {"text": "..."}'),
     ("{", 'invalid JSON: send {"text": "..."}'),
+    ("[" * 5000, "invalid JSON: nested too deeply"),
+    ('{"text": ' * 1500, "invalid JSON: nested too deeply"),
     ('{"txt": "hello"}', 'missing text: send {"text": "..."} with some text in it'),
     ('{"text": ""}', 'missing text: send {"text": "..."} with some text in it'),
     ('{"text": "   "}', 'missing text: send {"text": "..."} with some text in it'),
@@ -298,16 +574,16 @@ async def test_a_binary_frame_is_closed_with_1003(chat):
     ada = await join(client, "ada")
     await ada.send_bytes(b"\x00\x01")
     assert (WSCloseCode.UNSUPPORTED_DATA, "binary frames are not accepted: send text") == await receive_close(ada)
-    await room.wait_until(lambda room: not room.members)
+    await room_until(room, lambda room: not room.members, "ada gone")
 
 
-async def test_a_frame_over_16_kib_is_closed_with_1009(chat):
+async def test_a_message_over_16_kib_is_closed_with_1009(chat):
     room, client = chat
     ada = await join(client, "ada")
     await ada.send_str(json.dumps({"text": "x" * 17_000}))
     code, _ = await receive_close(ada)
     assert WSCloseCode.MESSAGE_TOO_BIG == code
-    await room.wait_until(lambda room: not room.members)
+    await room_until(room, lambda room: not room.members, "ada gone")
 
 
 @pytest.mark.parametrize(
@@ -339,12 +615,12 @@ async def test_no_name_at_all_is_closed_with_1008(chat):
     assert [] == room.members
 
 
-# %% 04_websocket_chat.ipynb, cell 37
+# %% 04_websocket_chat.ipynb, cell 63
 async def test_a_peer_that_stops_answering_pings_is_closed(make_chat):
     room, client = await make_chat(heartbeat=0.05)
     silent = await join(client, "silent", autoping=False)  # will not answer the server's pings
     assert WSMsgType.PING == (await receive(silent)).type
-    await room.wait_until(lambda room: not room.members)
+    await room_until(room, lambda room: not room.members, "silent closed for missing pongs")
     while (message := await receive(silent)).type is WSMsgType.PING:
         pass
     assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
@@ -354,7 +630,7 @@ async def test_shutdown_closes_every_member_with_1001_and_leaves_no_task(chat):
     room, client = chat
     members = [await join(client, name) for name in ("ada", "grace", "linus")]
     await client.server.close()  # runs the app's on_shutdown, as a real server's stop does
-    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("chat writer")]
+    assert set() == tasks_named("chat ")
     for ws in members:
         assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(ws)
     assert [] == room.members
@@ -365,7 +641,7 @@ async def test_a_closing_room_refuses_newcomers_with_1001(chat):
     room, client = chat
     ada = await join(client, "ada")
     await room.close()
-    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("chat writer")]  # all done
+    assert set() == tasks_named("chat ")  # every close done
     assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(ada)
     refused = await client.ws_connect("/chat", params={"name": "late"})
     assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(refused)
@@ -377,7 +653,7 @@ async def test_each_senders_messages_arrive_in_order_and_complete(chat, seed):
     _, client = chat
     senders = [await join(client, f"sender-{n}") for n in range(4)]
     members = senders + [await join(client, f"reader-{n}") for n in range(4)]
-    listeners = [Listener(ws) for ws in members]
+    listeners = [Listener(ws, f"member {n}") for n, ws in enumerate(members)]
     draw = random.Random(seed)
 
     async def talk(n: int, ws) -> None:
@@ -396,57 +672,13 @@ async def test_each_senders_messages_arrive_in_order_and_complete(chat, seed):
         await ws.close()
 
 
-# %% 04_websocket_chat.ipynb, cell 39
-async def never_done(*args, **kwargs) -> None:
-    """What a peer that takes nothing does to a send or a close: it never completes."""
-    await asyncio.Event().wait()
-
-
-def fake_member(send_str) -> Member:
-    """A Member around a WebSocketResponse double spec'd against the real class: a misspelt method, or
-    one the real class does not have, fails at once instead of returning another mock."""
-    socket = create_autospec(web.WebSocketResponse, instance=True, spec_set=True)
-    socket.send_str.side_effect = send_str
-    request = Mock(spec_set=["transport"])
-    return Member("ada", socket, request, outbox_size=2)
-
-
-@pytest.mark.looptime
-async def test_a_send_that_takes_too_long_raises_timeout_exactly_at_send_timeout():
-    loop = asyncio.get_running_loop()
-    member = fake_member(never_done)
-    assert member.deliver("one")
-    started = loop.time()
-    with pytest.raises(TimeoutError):
-        await member.write(send_timeout=7)
-    assert 7 == pytest.approx(loop.time() - started)
-    member.socket.send_str.assert_awaited_once_with("one")
-
-
-@pytest.mark.looptime
-async def test_a_close_the_peer_does_not_take_cuts_the_connection():
-    loop = asyncio.get_running_loop()
-    member = fake_member(AsyncMock())
-    member.socket.close.side_effect = never_done
-    started = loop.time()
-    await member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=2)
-    assert 2 == pytest.approx(loop.time() - started)
-    member.socket.close.assert_awaited_once_with(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
-    member._transport.abort.assert_called_once_with()
-
-
-async def test_an_outbox_holds_outbox_size_frames_and_refuses_more():
-    member = fake_member(AsyncMock())
-    assert [True, True, False] == [member.deliver(frame) for frame in ("a", "b", "c")]
-    assert "<Member 'ada', 2 waiting>" == repr(member)
-
-
+# %% 04_websocket_chat.ipynb, cell 64
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"outbox_size": 0}, "outbox_size must be an int of at least 1, got 0"),
-        ({"outbox_size": True}, "outbox_size must be an int of at least 1, got True"),
-        ({"outbox_size": 2.0}, "outbox_size must be an int of at least 1, got 2.0"),
+        ({"max_backlog": 0}, "max_backlog must be an int of at least 1 (bytes), got 0"),
+        ({"max_backlog": True}, "max_backlog must be an int of at least 1 (bytes), got True"),
+        ({"max_backlog": 2.0}, "max_backlog must be an int of at least 1 (bytes), got 2.0"),
         ({"send_timeout": 0}, "send_timeout must be a number of seconds above 0, got 0"),
         ({"send_timeout": None}, "send_timeout must be a number of seconds above 0, got None"),
         ({"send_timeout": float("inf")}, "send_timeout must be a number of seconds above 0, got inf"),
@@ -460,6 +692,134 @@ def test_bad_settings_are_refused(settings, message):
 
 
 def test_the_defaults_and_the_smallest_settings():
-    assert {"outbox_size": 64, "send_timeout": 5.0, "heartbeat": 30.0} == ChatRoom().settings
-    smallest = {"outbox_size": 1, "send_timeout": 0.001, "heartbeat": None}  # None: no heartbeat at all
+    assert {"max_backlog": 256 * 1024, "send_timeout": 5.0, "heartbeat": 30.0} == ChatRoom().settings
+    smallest = {"max_backlog": 1, "send_timeout": 0.001, "heartbeat": None}  # None: no heartbeat at all
     assert smallest == ChatRoom(**smallest).settings
+
+
+# %% 04_websocket_chat.ipynb, cell 65
+async def test_a_member_who_only_listens_stays_longer_than_send_timeout(make_chat):
+    """A quiet room drops nobody: waiting for the listener to leave must run out."""
+    room, client = await make_chat(send_timeout=0.2, heartbeat=None)
+    ada, quiet = await join(client, "ada"), await join(client, "quiet")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(1):  # five times send_timeout
+            await room.wait_until(lambda room: "quiet" not in room.members)
+    await ada.send_json({"text": "still there?"})
+    assert "still there?" == (await receive_json(quiet))["text"]
+    await ada.close()
+    await quiet.close()
+
+
+async def read_texts(ws, count: int, within: float = 3) -> list[str]:
+    """The next `count` chat texts `ws` receives; fails by name if they do not come within `within` s."""
+    texts = []
+    try:
+        async with asyncio.timeout(within):
+            while len(texts) < count:
+                frame = json.loads((await ws.receive()).data)
+                texts += [frame["text"]] if frame["type"] == "message" else []
+    except TimeoutError:
+        raise AssertionError(f"got {len(texts)} of {count} messages in {within} s") from None
+    return texts
+
+
+async def test_a_member_that_falls_behind_twice_gets_every_message_both_times(make_chat, slow_session):
+    room, client = await make_chat(max_backlog=10_000_000)
+    ada = await join(client, "ada")
+    slow = await join(client, "slow", session=slow_session)
+    listener = Listener(ada, "ada")
+    sent, got = 0, []
+    for _ in range(2):  # not reading until it is behind, then reading until it has caught up
+        sent = await talk_until(ada, listener, lambda: tasks_named("chat writer for slow"), sent)
+        got += await read_texts(slow, sent - len(got))
+        await until(lambda: not tasks_named("chat writer for slow"), "the writer ending once the backlog is sent")
+    assert [f"{n:05} " + "x" * 1500 for n in range(sent)] == got
+    assert 0 == room.held("slow")
+
+
+async def test_a_newcomer_during_shutdown_is_refused_with_1001(make_chat, slow_session):
+    room, client = await make_chat(send_timeout=1)
+    ada = await join(client, "ada")
+    deaf = await join(client, "deaf", session=slow_session)  # reads nothing: its close waits send_timeout
+    await talk_until(ada, Listener(ada, "ada"), lambda: tasks_named("chat writer for deaf"))
+    closing = asyncio.create_task(room.close())
+    await until(lambda: tasks_named("chat close for deaf"), "deaf's close starting")
+    refused = await client.ws_connect("/chat", params={"name": "late"})
+    assert not closing.done()  # the newcomer came while the room was still closing
+    assert (WSCloseCode.GOING_AWAY, "server shutdown") == await receive_close(refused)
+    await asyncio.wait_for(closing, 3)
+    await deaf.close()
+
+
+async def test_shutdown_cuts_off_a_member_that_takes_nothing_within_send_timeout(make_chat, slow_session):
+    """Nothing queued, so no writer whose own timeout could cut it: only the close's bound does."""
+    room, client = await make_chat(send_timeout=0.25)  # the heartbeat stays at 30 s
+    ada = await join(client, "ada")
+    silent = await join(client, "silent", session=slow_session)
+    transport = client.app[SERVER_SIDE].transports["silent"]
+    _, high_water = transport.get_write_buffer_limits()
+    await talk_until(ada, Listener(ada, "ada"), lambda: transport.get_write_buffer_size() >= high_water)
+    assert set() == tasks_named("chat writer")
+    try:
+        async with asyncio.timeout(2.5):
+            await room.close()
+    except TimeoutError:
+        raise AssertionError("shutdown did not cut silent off within 2.5 s (the bound is 0.25 s)") from None
+    assert (True, 0) == (transport.is_closing(), transport.get_write_buffer_size())
+    await silent.close()
+
+
+@pytest.mark.looptime
+async def test_the_send_timeout_bounds_each_send_not_the_whole_backlog():
+    loop = asyncio.get_running_loop()
+    member = fake_member(buffered=64 * 1024)
+
+    async def five_seconds(*args) -> None:
+        await asyncio.sleep(5)
+
+    member.socket.send_frame.side_effect = five_seconds
+    for payload in (b"a", b"b", b"c"):
+        member.send(payload, b"", limit=10)
+    started = loop.time()
+    await member.flush(send_timeout=7)
+    assert 15 == pytest.approx(loop.time() - started)
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionError("Connection lost"), ConnectionResetError("Cannot write to closing transport")]
+)
+async def test_a_writer_whose_connection_is_lost_ends_quietly(error):
+    """aiohttp raises a plain ConnectionError when the connection goes while a send waits for the drain."""
+    room, member = ChatRoom(), fake_member(buffered=64 * 1024)
+    member.send(b"one", b"", limit=10)
+    member.socket.send_frame.side_effect = error
+    member.writer = asyncio.create_task(room._write(member))
+    await asyncio.wait_for(member.writer, 3)
+    assert member.writer is None
+
+
+async def test_a_writer_cut_short_by_a_cancelled_drain_ends_quietly_but_its_own_cancellation_propagates():
+    room, cut_short, cancelled = ChatRoom(), fake_member(64 * 1024), fake_member(64 * 1024, "grace")
+    for member in (cut_short, cancelled):
+        member.send(b"one", b"", limit=10)
+    cut_short.socket.send_frame.side_effect = asyncio.CancelledError  # the drain another task cancelled
+    await room._write(cut_short)
+    cancelled.socket.send_frame.side_effect = never_done
+    writer = asyncio.create_task(room._write(cancelled))
+    await until(lambda: cancelled.socket.send_frame.await_count, "the send started")
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert (None, None) == (cut_short.writer, cancelled.writer)
+
+
+async def test_a_close_cancelled_from_outside_propagates_and_still_cuts_the_connection():
+    member = fake_member()
+    member.socket.close.side_effect = never_done
+    closing = asyncio.create_task(member.close(WSCloseCode.POLICY_VIOLATION, "too slow", within=60))
+    await until(lambda: member.socket.close.await_count, "the close started")
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    member.transport.abort.assert_called_once_with()
