@@ -245,6 +245,11 @@ def _check_quantity(quantity: Any) -> None:
         raise InvalidOrder(f"quantity must be an int from 1 to {_MAX_INTEGER}, got {quantity!r}")
 
 
+def _check_seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+
+
 # %% ../../notebooks/03_service.ipynb #03ord034
 _T = TypeVar("_T")
 
@@ -397,6 +402,8 @@ class OrderService(_Reservation, _Payment, _Confirmations):
         payment_timeout: float = 10.0,
         drain_timeout: float = 5.0,
     ) -> None:
+        _check_seconds("payment_timeout", payment_timeout)
+        _check_seconds("drain_timeout", drain_timeout)
         self._users, self._store, self._payment, self._notifier = users, store, payment, notifier
         self._payment_timeout, self._drain_timeout = payment_timeout, drain_timeout
         self._background = _Background()

@@ -15,7 +15,7 @@ from unittest.mock import AsyncMock, call, create_autospec
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from async_cookbook.orders import (
@@ -294,14 +294,15 @@ async def test_leaving_the_service_waits_for_confirmations_being_sent(make_servi
 
 
 # %% 03_service.ipynb, cell 54
-async def test_an_order_is_reserved_charged_and_confirmed(service, store, gateway, ada, widget, postgres_pool):
+async def test_an_order_is_reserved_charged_and_confirmed(service, store, gateway, ada, widget, postgres_pool, caplog):
     order = await service.place_order(ada.id, widget.id, 2)
     key = f"order-{order.id}"
     assert Order(order.id, ada.id, widget.id, 2, Decimal("0.20"), "confirmed", f"pay-{key}") == order
     assert order == await store.order(order.id)
     assert await store.order(order.id + 1) is None
-    assert {key: (ada.id, Decimal("0.20"))} == gateway.charges
+    assert ({key: (ada.id, Decimal("0.20"))}, []) == (gateway.charges, gateway.refunds)
     assert (1, [("confirmed", 2)]) == await state(postgres_pool, widget)
+    assert [] == [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def test_concurrent_orders_never_oversell(service, store, gateway, ada, postgres_pool):
@@ -348,11 +349,12 @@ async def test_the_last_units_can_be_sold_and_no_more(service, ada, widget, gate
 
 
 async def test_the_confirmation_is_sent_after_the_order_is_committed(make_service, store, notifier, ada, widget):
-    seen = []
+    seen, received = [], []
 
     class Checking(FakeNotifier):
         async def order_confirmed(self, user, order):
             seen.append((await store.order(order.id)).status)  # what another connection sees now
+            received.append((user, order))
             await super().order_confirmed(user, order)
 
     checking = Checking()
@@ -361,6 +363,7 @@ async def test_the_confirmation_is_sent_after_the_order_is_committed(make_servic
         await arrived(checking.delivered, "the confirmation")
     assert [("ada@example.com", order.id)] == checking.sent
     assert ["confirmed"] == seen
+    assert [(ada, order)] == received  # the user in full, and the order as confirmed, with its payment id
 
 
 async def test_a_release_puts_the_units_back_once(store, ada, postgres_pool):
@@ -441,8 +444,19 @@ async def test_a_failed_lookup_cancels_the_other_and_reaches_the_caller(make_ser
 
     async with make_service(users=SlowUsers(), store=BrokenStore(postgres_pool)) as service:
         with pytest.raises(ConnectionError, match=r"^the database went away$"):
-            await service.place_order(ada.id, widget.id, 1)
+            async with within(2, "the product lookup's failure did not end the order (lookups one after the other?)"):
+                await service.place_order(ada.id, widget.id, 1)
     assert ["started", "cancelled"] == lookups
+
+
+@pytest.mark.parametrize("name", ["payment_timeout", "drain_timeout"])
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf"), None, True, "5"])
+def test_time_limits_must_be_seconds_above_zero(in_memory, name, seconds):
+    with pytest.raises(
+        ValueError, match=f"^{name} must be a number of seconds above 0, got {re.escape(repr(seconds))}$"
+    ):
+        in_memory(**{name: seconds})
+    in_memory(**{name: 0.001})  # a short limit is a limit
 
 
 # %% 03_service.ipynb, cell 62
@@ -761,6 +775,22 @@ async def test_no_order_is_taken_while_the_service_drains(make_service, notifier
     assert 1 == len(notifier.sent)
 
 
+@pytest.mark.looptime
+async def test_an_error_inside_the_block_goes_on_after_the_drain(in_memory, notifier):
+    notifier.hold = asyncio.Event()  # never set
+    service = in_memory(drain_timeout=3)
+
+    async def fail_inside():
+        async with service:
+            await service.place_order(1, 1, 1)
+            raise LookupError("the caller's own error")
+
+    async with within(60, "leaving on an error did not end"):
+        with pytest.raises(LookupError, match=r"^the caller's own error$"):
+            await fail_inside()
+    assert (True, [], 0) == (notifier.cancelled, notifier.sent, service.sending)
+
+
 # %% 03_service.ipynb, cell 68
 async def test_each_order_is_charged_once_under_its_own_key(make_service, ada, widget):
     gateway = create_autospec(PaymentGateway, instance=True, spec_set=True)
@@ -833,7 +863,12 @@ class Scripted(FakeGateway):
         return await super().charge(user_id=user_id, amount=amount, idempotency_key=idempotency_key)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     orders=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(sorted(OUTCOMES))), max_size=8),
     initial=st.integers(0, 10),
