@@ -313,6 +313,7 @@ async def test_concurrent_orders_never_oversell(service, store, gateway, ada, po
     confirmed = [outcome for outcome in outcomes if isinstance(outcome, Order)]
     assert (3, 17) == (len(confirmed), sum(isinstance(outcome, OutOfStock) for outcome in outcomes))
     assert {f"order-{order.id}" for order in confirmed} == set(gateway.charges)
+    assert [f"pay-order-{order.id}" for order in confirmed] == [order.payment_id for order in confirmed]
     assert Decimal("15.00") == gateway.total
     assert (0, [("confirmed", 1)] * 3) == await state(postgres_pool, scarce)
 
@@ -372,6 +373,12 @@ async def test_a_release_puts_the_units_back_once(store, ada, postgres_pool):
     await store.release(order.id)
     await store.release(order.id)
     assert (3, [("failed", 2)]) == await state(postgres_pool, lamp)
+
+
+async def test_a_failed_reservation_writes_nothing(store, widget, postgres_pool):
+    with pytest.raises(asyncpg.ForeignKeyViolationError):  # no user 999: the order's row cannot be written
+        await store.reserve(999, widget.id, 2)
+    assert (3, []) == await state(postgres_pool, widget)  # and the stock taken in the same transaction is back
 
 
 # %% 03_service.ipynb, cell 61
@@ -512,11 +519,15 @@ async def only_order(pool) -> int:
     return await pool.fetchval("SELECT id FROM orders")
 
 
-async def test_a_charge_that_raises_is_refunded_and_released(service, gateway, ada, widget, postgres_pool):
+async def test_a_charge_that_raises_is_refunded_and_released(
+    make_service, gateway, notifier, ada, widget, postgres_pool
+):
     gateway.outcome = ConnectionError("reset by peer")  # raised after the provider took the money
-    with pytest.raises(OrderFailed, match=r"^order \d+ was undone after ConnectionError$") as raised:
-        await service.place_order(ada.id, widget.id, 2)
+    async with make_service() as service:
+        with pytest.raises(OrderFailed, match=r"^order \d+ was undone after ConnectionError$") as raised:
+            await service.place_order(ada.id, widget.id, 2)
     assert gateway.outcome is raised.value.__cause__
+    assert [] == notifier.sent  # nothing confirmed
     assert [f"order-{await only_order(postgres_pool)}"] == gateway.refunds
     assert {} == gateway.charges
     assert (3, [("failed", 2)]) == await state(postgres_pool, widget)
@@ -637,12 +648,14 @@ class CardExpired(PaymentDeclined):
 
 @pytest.mark.parametrize("declined", [PaymentDeclined("card declined"), CardExpired("card expired")])
 async def test_a_decline_of_any_kind_reaches_the_caller_as_it_is(
-    service, gateway, ada, widget, postgres_pool, declined
+    make_service, gateway, notifier, ada, widget, postgres_pool, declined
 ):
     gateway.outcome = declined
-    with pytest.raises(PaymentDeclined) as raised:
-        await service.place_order(ada.id, widget.id, 2)
+    async with make_service() as service:
+        with pytest.raises(PaymentDeclined) as raised:
+            await service.place_order(ada.id, widget.id, 2)
     assert declined is raised.value
+    assert [] == notifier.sent  # nothing confirmed
     assert (3, [("failed", 2)]) == await state(postgres_pool, widget)
     assert ({}, []) == (gateway.charges, gateway.refunds)
 
