@@ -25,7 +25,7 @@ __all__ = [
     "OrderService",
 ]
 
-# %% ../../notebooks/03_service.ipynb #03ord007
+# %% ../../notebooks/03_service.ipynb #03ord015
 import asyncio
 import logging
 from collections.abc import Awaitable, Coroutine
@@ -59,9 +59,11 @@ CREATE TABLE orders (
 """
 )
 
+_MAX_BIGINT, _MAX_INTEGER = 2**63 - 1, 2**31 - 1  # the columns' limits: ids are bigint, quantity integer
 log = logging.getLogger(__name__)
 
 
+# %% ../../notebooks/03_service.ipynb #03ord016
 @dataclass(frozen=True, slots=True)
 class Product:
     """A product on sale: its price in currency units, exact to the cent."""
@@ -85,7 +87,7 @@ class Order:
     payment_id: str | None
 
 
-# %% ../../notebooks/03_service.ipynb #03ord009
+# %% ../../notebooks/03_service.ipynb #03ord018
 class OrderError(Exception):
     """Base class of everything `OrderService.place_order` raises about the order itself."""
 
@@ -126,7 +128,7 @@ class ServiceClosed(OrderError, RuntimeError):
     """The service is not open: use it inside `async with OrderService(...) as service:`."""
 
 
-# %% ../../notebooks/03_service.ipynb #03ord011
+# %% ../../notebooks/03_service.ipynb #03ord019
 class Users(Protocol):
     """Looks users up; recipe 2's `UserRepository` is one."""
 
@@ -164,27 +166,13 @@ class Notifier(Protocol):
         ...
 
 
-# %% ../../notebooks/03_service.ipynb #03ord013
-_MAX_BIGINT, _MAX_INTEGER = 2**63 - 1, 2**31 - 1  # the columns' limits: ids are bigint, quantity integer
-
-
-def _check_id(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_BIGINT:
-        raise InvalidOrder(f"{name} must be an int from 1 to {_MAX_BIGINT}, got {value!r}")
-
-
-def _check_quantity(quantity: Any) -> None:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= _MAX_INTEGER:
-        raise InvalidOrder(f"quantity must be an int from 1 to {_MAX_INTEGER}, got {quantity!r}")
-
-
-# %% ../../notebooks/03_service.ipynb #03ord015
+# %% ../../notebooks/03_service.ipynb #03ord021
 _PRODUCT, _ORDER = "id, name, price, stock", "id, user_id, product_id, quantity, total, status, payment_id"
 _CENT = Decimal("0.01")
 
 
-class OrderStore:
-    """Products, their stock and orders in PostgreSQL (see SCHEMA), through an asyncpg pool."""
+class _Catalogue:
+    """Products and orders read and written one row at a time: the plain part of `OrderStore`."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -207,6 +195,15 @@ class OrderStore:
         row = await self._pool.fetchrow(f"SELECT {_ORDER} FROM orders WHERE id = $1", order_id)
         return None if row is None else Order(**row)
 
+    async def confirm(self, order_id: int, payment_id: str) -> Order:
+        sql = f"UPDATE orders SET status = 'confirmed', payment_id = $2 WHERE id = $1 RETURNING {_ORDER}"
+        return Order(**await self._pool.fetchrow(sql, order_id, payment_id))
+
+
+# %% ../../notebooks/03_service.ipynb #03ord022
+class OrderStore(_Catalogue):
+    """Products, their stock and orders in PostgreSQL (see SCHEMA), through an asyncpg pool."""
+
     async def reserve(self, user_id: int, product_id: int, quantity: int) -> Order:
         """Take `quantity` units out of stock and record a pending order, in one transaction: the stock
         check and the decrement are one statement, so no interleaving of callers can oversell.
@@ -225,10 +222,6 @@ class OrderStore:
             )
             return Order(**await connection.fetchrow(sql, user_id, product_id, quantity, price * quantity))
 
-    async def confirm(self, order_id: int, payment_id: str) -> Order:
-        sql = f"UPDATE orders SET status = 'confirmed', payment_id = $2 WHERE id = $1 RETURNING {_ORDER}"
-        return Order(**await self._pool.fetchrow(sql, order_id, payment_id))
-
     async def release(self, order_id: int) -> None:
         """Mark a pending order failed and put its units back, in one transaction (nothing if not pending)."""
         async with self._pool.acquire() as connection, connection.transaction():
@@ -241,7 +234,23 @@ class OrderStore:
                 await connection.execute("UPDATE products SET stock = stock + $2 WHERE id = $1", *row)
 
 
-# %% ../../notebooks/03_service.ipynb #03ord017
+# %% ../../notebooks/03_service.ipynb #03ord031
+def _check_id(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_BIGINT:
+        raise InvalidOrder(f"{name} must be an int from 1 to {_MAX_BIGINT}, got {value!r}")
+
+
+def _check_quantity(quantity: Any) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= _MAX_INTEGER:
+        raise InvalidOrder(f"quantity must be an int from 1 to {_MAX_INTEGER}, got {quantity!r}")
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+
+
+# %% ../../notebooks/03_service.ipynb #03ord034
 _T = TypeVar("_T")
 
 
@@ -262,7 +271,7 @@ async def _to_the_end(work: Awaitable[_T]) -> _T:
     return result
 
 
-# %% ../../notebooks/03_service.ipynb #03ord019
+# %% ../../notebooks/03_service.ipynb #03ord037
 class _Background:
     """Tasks that nobody awaits, kept and accounted for: `close()` waits for them, then cancels the rest."""
 
@@ -288,8 +297,95 @@ class _Background:
             await _to_the_end(asyncio.gather(*tasks, return_exceptions=True))
 
 
-# %% ../../notebooks/03_service.ipynb #03ord021
-class OrderService:
+# %% ../../notebooks/03_service.ipynb #03ord040
+class _Reservation:
+    """Part 1 of `OrderService`: check the input, look the user and product up at once, reserve."""
+
+    async def _reserve(self, user_id: int, product_id: int, quantity: int) -> tuple[User, Order]:
+        _check_id("user_id", user_id)
+        _check_id("product_id", product_id)
+        _check_quantity(quantity)
+        user = await self._look_up(user_id, product_id)
+        return user, await self._store.reserve(user_id, product_id, quantity)
+
+    async def _look_up(self, user_id: int, product_id: int) -> User:
+        try:
+            async with asyncio.TaskGroup() as group:  # both at once; one failing cancels the other
+                user = group.create_task(self._users.get_by_id(user_id))
+                product = group.create_task(self._store.product(product_id))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0]  # noqa: B904  (the group is its __context__)
+        if user.result() is None:
+            raise UnknownUser(f"no user has id {user_id}")
+        if product.result() is None:
+            raise UnknownProduct(f"no product has id {product_id}")
+        return user.result()
+
+
+# %% ../../notebooks/03_service.ipynb #03ord042
+class _Payment:
+    """Part 2 of `OrderService`: charge a reserved order and confirm it, or undo both."""
+
+    async def _pay(self, order: Order) -> Order:
+        key = f"order-{order.id}"  # the same order can never be charged twice, however often it is tried
+        try:
+            async with asyncio.timeout(self._payment_timeout):
+                payment_id = await self._payment.charge(user_id=order.user_id, amount=order.total, idempotency_key=key)
+            return await self._store.confirm(order.id, payment_id)
+        except BaseException as error:
+            await self._undo(order.id, key, error)
+            if isinstance(error, PaymentDeclined) or not isinstance(error, Exception):
+                raise
+            raise OrderFailed(f"order {order.id} was undone after {type(error).__name__}") from error
+
+    async def _undo(self, order_id: int, key: str, error: BaseException) -> None:
+        """Refund, then release the units: the steps undone in reverse, even if the caller is cancelled."""
+
+        async def undo() -> None:
+            async with asyncio.timeout(self._payment_timeout):
+                await self._payment.refund(key)
+            await self._store.release(order_id)
+
+        try:
+            await _to_the_end(undo())
+        except Exception as undoing:
+            raise CompensationFailed(order_id, error) from undoing
+
+
+# %% ../../notebooks/03_service.ipynb #03ord044
+class _Confirmations:
+    """Part 3 of `OrderService`: `async with` opens it; confirmations run in tasks it owns and drains."""
+
+    async def __aenter__(self) -> "OrderService":
+        if self._state != "new":
+            raise ServiceClosed("an OrderService can be entered only once")
+        self._state = "open"
+        return self  # type: ignore[return-value]
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._state = "closed"
+        await self._background.close(self._drain_timeout)
+
+    @property
+    def sending(self) -> int:
+        """How many confirmations are being sent right now."""
+        return len(self._background)
+
+    def _confirm_later(self, user: User, order: Order) -> None:
+        if self._state == "closed":  # a call that began before the service closed: nobody would wait for it
+            log.warning("order %s confirmed after the service closed: no confirmation sent", order.id)
+            return
+        self._background.start(self._confirm(user, order), name=f"confirm order {order.id}")
+
+    async def _confirm(self, user: User, order: Order) -> None:
+        try:
+            await self._notifier.order_confirmed(user, order)
+        except Exception:
+            log.exception("order %s is confirmed, but its confirmation could not be sent", order.id)
+
+
+# %% ../../notebooks/03_service.ipynb #03ord046
+class OrderService(_Reservation, _Payment, _Confirmations):
     """Places orders against `Users`, an `Inventory` (an `OrderStore`), a `PaymentGateway` and a `Notifier`.
 
     Use it as `async with OrderService(...) as service:`. Leaving the block waits up to `drain_timeout`
@@ -306,89 +402,20 @@ class OrderService:
         payment_timeout: float = 10.0,
         drain_timeout: float = 5.0,
     ) -> None:
+        _check_seconds("payment_timeout", payment_timeout)
+        _check_seconds("drain_timeout", drain_timeout)
         self._users, self._store, self._payment, self._notifier = users, store, payment, notifier
         self._payment_timeout, self._drain_timeout = payment_timeout, drain_timeout
         self._background = _Background()
         self._state = "new"
 
-    async def __aenter__(self) -> "OrderService":
-        if self._state != "new":
-            raise ServiceClosed("an OrderService can be entered only once")
-        self._state = "open"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._state = "closed"
-        await self._background.close(self._drain_timeout)
-
-    @property
-    def sending(self) -> int:
-        """How many confirmations are being sent right now."""
-        return len(self._background)
-
     async def place_order(self, user_id: int, product_id: int, quantity: int) -> Order:
-        """Reserve `quantity` units for the user, charge for them and confirm the order; the
-        confirmation is sent in the background. Returns the confirmed order.
-
-        Raises InvalidOrder, UnknownUser, UnknownProduct or OutOfStock having reserved and charged
-        nothing. When the charge is declined (PaymentDeclined), raises or times out (OrderFailed), or the
-        caller is cancelled, whatever was charged is refunded and the reservation released before the
-        error goes on; if that undoing fails, CompensationFailed. ServiceClosed outside `async with`.
-        """
+        """Reserve `quantity` units for the user, charge for them and confirm the order; the confirmation
+        is sent in the background. Returns the confirmed order. Raises what the three parts raise, and
+        ServiceClosed outside `async with`."""
         if self._state != "open":
             raise ServiceClosed("place orders inside `async with OrderService(...) as service:`")
-        _check_id("user_id", user_id)
-        _check_id("product_id", product_id)
-        _check_quantity(quantity)
-        user = await self._look_up(user_id, product_id)
-        order = await self._store.reserve(user_id, product_id, quantity)
-        key = f"order-{order.id}"  # the same order can never be charged twice, however often it is tried
-        try:
-            async with asyncio.timeout(self._payment_timeout):
-                payment_id = await self._payment.charge(user_id=user_id, amount=order.total, idempotency_key=key)
-            order = await self._store.confirm(order.id, payment_id)
-        except BaseException as error:
-            await self._undo(order.id, key, error)
-            if isinstance(error, PaymentDeclined) or not isinstance(error, Exception):
-                raise
-            raise OrderFailed(f"order {order.id} was undone after {type(error).__name__}") from error
+        user, order = await self._reserve(user_id, product_id, quantity)
+        order = await self._pay(order)
         self._confirm_later(user, order)
         return order
-
-    async def _look_up(self, user_id: int, product_id: int) -> User:
-        try:
-            async with asyncio.TaskGroup() as group:  # both at once; one failing cancels the other
-                user = group.create_task(self._users.get_by_id(user_id))
-                product = group.create_task(self._store.product(product_id))
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0]  # noqa: B904  (the group is its __context__)
-        if user.result() is None:
-            raise UnknownUser(f"no user has id {user_id}")
-        if product.result() is None:
-            raise UnknownProduct(f"no product has id {product_id}")
-        return user.result()
-
-    async def _undo(self, order_id: int, key: str, error: BaseException) -> None:
-        """Refund, then release the units: the steps undone in reverse, even if the caller is cancelled."""
-
-        async def undo() -> None:
-            async with asyncio.timeout(self._payment_timeout):
-                await self._payment.refund(key)
-            await self._store.release(order_id)
-
-        try:
-            await _to_the_end(undo())
-        except Exception as undoing:
-            raise CompensationFailed(order_id, error) from undoing
-
-    def _confirm_later(self, user: User, order: Order) -> None:
-        if self._state == "closed":  # a call that began before the service closed: nobody would wait for it
-            log.warning("order %s confirmed after the service closed: no confirmation sent", order.id)
-            return
-        self._background.start(self._confirm(user, order), name=f"confirm order {order.id}")
-
-    async def _confirm(self, user: User, order: Order) -> None:
-        try:
-            await self._notifier.order_confirmed(user, order)
-        except Exception:
-            log.exception("order %s is confirmed, but its confirmation could not be sent", order.id)
