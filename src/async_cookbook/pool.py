@@ -227,7 +227,7 @@ class _Lending(_Discarding[_C]):
             return False
 
 
-# %% ../../notebooks/05_connection_pool.ipynb #05poo044
+# %% ../../notebooks/05_connection_pool.ipynb #05poo046
 class _Returning(_Lending[_C]):
     async def release(self, lease: "Lease[_C]", *, discard: bool = False) -> None:
         """Give a lease's connection back, or close it (`discard=True`); ReleaseError if it is not out."""
@@ -263,7 +263,7 @@ class _Returning(_Lending[_C]):
                     await self._discard(connection)
 
 
-# %% ../../notebooks/05_connection_pool.ipynb #05poo046
+# %% ../../notebooks/05_connection_pool.ipynb #05poo048
 class Pool(_Returning[_C]):
     """At most `max_size` connections made by `connect()`, each lent to one holder at a time, waiters
     served in arrival order; an idle connection is lent again only if `check(connection)` says so."""
@@ -296,7 +296,7 @@ class Pool(_Returning[_C]):
         await self.close()
 
 
-# %% ../../notebooks/05_connection_pool.ipynb #05poo047
+# %% ../../notebooks/05_connection_pool.ipynb #05poo049
 class Lease(Generic[_C]):
     """One holder's use of one connection: `connection`, and `await release()` when done."""
 

@@ -197,9 +197,8 @@ async def fake_pool(fakes):
 
 # %% 05_connection_pool.ipynb, cell 19
 def test_each_failure_has_a_type_a_caller_can_catch():
-    assert issubclass(PoolTimeout, TimeoutError)
-    assert issubclass(ReleaseError, ValueError)
-    assert all(issubclass(error, PoolError) for error in (PoolTimeout, PoolClosed, ReleaseError))
+    for error, also in [(PoolTimeout, TimeoutError), (PoolClosed, Exception), (ReleaseError, ValueError)]:
+        assert {PoolError, also} <= set(error.__mro__)
 
 
 # %% 05_connection_pool.ipynb, cell 27
@@ -236,21 +235,20 @@ async def test_a_failed_connect_hands_its_slot_to_the_next_waiter(fakes):
         assert _SLOT is await queued
 
 
-# %% 05_connection_pool.ipynb, cell 42
+# %% 05_connection_pool.ipynb, cell 44
 @pytest.mark.looptime
 async def test_a_timeout_says_the_connection_is_being_opened_not_lent(fakes):
     lender = _Lending(fakes.connect, max_size=1, close=fakes.close)
     fakes.delay = 5  # the only connection takes five (virtual) seconds to open
     opening = asyncio.create_task(lender._take(None))
     await until(lambda: lender.size == 1)
-    message = r"^no connection free within 0.5 s: 0 of at most 1 connections lent, 1 being opened or closed$"
-    with pytest.raises(PoolTimeout, match=message):
+    with pytest.raises(PoolTimeout, match=r"within 0.5 s: 0 of at most 1 connections lent, 1 being opened or closed$"):
         await lender._take(0.5)
     assert 0.5 == asyncio.get_running_loop().time()
     assert 1 == (await opening).number
 
 
-# %% 05_connection_pool.ipynb, cell 54
+# %% 05_connection_pool.ipynb, cell 56
 async def test_a_lease_released_twice_is_refused(make_pool):
     pool = make_pool(max_size=1)
     lease = await pool.acquire()
@@ -263,7 +261,7 @@ async def test_a_lease_released_twice_is_refused(make_pool):
     await again.release()
 
 
-# %% 05_connection_pool.ipynb, cell 57
+# %% 05_connection_pool.ipynb, cell 59
 async def test_never_more_than_max_size_open_under_load(echo, make_pool):
     pool = make_pool(max_size=5)
 
@@ -298,7 +296,7 @@ async def test_concurrent_first_acquires_open_no_more_than_max(echo, make_pool):
     assert (2, 2) == (echo.accepted, pool.size)
 
 
-# %% 05_connection_pool.ipynb, cell 59
+# %% 05_connection_pool.ipynb, cell 61
 @pytest.mark.looptime
 async def test_waiters_are_served_first_come_first_served(fake_pool):
     pool = fake_pool(max_size=1)
@@ -408,7 +406,7 @@ async def test_default_connect_timeout_and_grace_are_ten_seconds(fakes, fake_poo
     await lease.release()
 
 
-# %% 05_connection_pool.ipynb, cell 61
+# %% 05_connection_pool.ipynb, cell 63
 async def test_cancelling_a_queued_acquire_leaves_nothing_behind(echo, make_pool):
     pool = make_pool(max_size=1)
     holder = await pool.acquire()
@@ -477,7 +475,7 @@ async def test_cancelled_while_holding_the_connection_is_closed_and_replaced(ech
     assert 2 == echo.accepted
 
 
-# %% 05_connection_pool.ipynb, cell 63
+# %% 05_connection_pool.ipynb, cell 65
 async def test_a_connection_whose_holder_raised_is_closed_and_replaced(echo, make_pool):
     pool = make_pool(max_size=1)
     with pytest.raises(KeyError):
@@ -609,7 +607,7 @@ async def test_repr_and_counters_describe_the_pool(fake_pool):
     assert pool.closed is True
 
 
-# %% 05_connection_pool.ipynb, cell 64
+# %% 05_connection_pool.ipynb, cell 66
 async def test_acquire_after_close_is_refused(make_pool):
     pool = make_pool()
     await pool.close()
@@ -738,7 +736,7 @@ async def test_cancelled_while_discarding_the_slot_is_freed(fakes, fake_pool, cl
         assert 2 == connection.number
 
 
-# %% 05_connection_pool.ipynb, cell 66
+# %% 05_connection_pool.ipynb, cell 68
 @pytest.mark.looptime
 async def test_the_acquire_timeout_covers_opening_the_connection(fakes, fake_pool):
     loop = asyncio.get_running_loop()
@@ -1020,7 +1018,7 @@ async def test_a_cancelled_waiter_no_longer_counts_as_waiting(fake_pool):
     await lease.release()
 
 
-# %% 05_connection_pool.ipynb, cell 68
+# %% 05_connection_pool.ipynb, cell 70
 class PoolMachine(RuleBasedStateMachine):
     """Acquire, queue, release, discard, cancel and close a pool of 3, in any order."""
 
@@ -1120,7 +1118,7 @@ def test_any_sequence_of_operations_keeps_the_invariants():
     run_state_machine_as_test(PoolMachine, settings=settings(max_examples=100, stateful_step_count=30, deadline=None))
 
 
-# %% 05_connection_pool.ipynb, cell 70
+# %% 05_connection_pool.ipynb, cell 72
 async def test_asyncpg_pool_never_opens_more_than_max_size(postgres_dsn):
     watcher = await asyncpg.connect(postgres_dsn)  # not from the pool: it counts the pool's backends
     turn = asyncio.Lock()  # one query at a time on the watcher's connection
