@@ -4,8 +4,12 @@
 # Edit the notebook, then run `make export`.
 
 import asyncio
+import contextlib
+import functools
+import inspect
 import math
 import re
+import time
 from unittest.mock import AsyncMock
 
 import asyncpg
@@ -14,10 +18,22 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from async_cookbook.pool import Lease, Pool, PoolClosed, PoolTimeout, ReleaseError
+from async_cookbook.pool import (
+    _SLOT,
+    Lease,
+    Pool,
+    PoolClosed,
+    PoolError,
+    PoolTimeout,
+    ReleaseError,
+    _Discarding,
+    _Lending,
+    _Queue,
+    _Waiting,
+)
 
 
-# %% 05_connection_pool.ipynb, cell 30
+# %% 05_connection_pool.ipynb, cell 14
 class EchoServer:
     """A TCP echo server on 127.0.0.1 that counts the sockets open on its side."""
 
@@ -45,6 +61,10 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer, self.closed, self.broken = reader, writer, False, False
 
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
     async def ping(self) -> bytes:
         self.writer.write(b"p")
         await self.writer.drain()
@@ -56,20 +76,36 @@ class Connection:
         await self.writer.wait_closed()
 
 
-async def lend(pool: Pool, **options) -> Lease:
+async def lend(pool: "Pool", **options) -> "Lease":
     return await pool.acquire(**options)
 
 
-def start_acquire(pool: Pool, **options) -> asyncio.Task:
+def start_acquire(pool: "Pool", **options) -> asyncio.Task:
     """An acquire running as a task of its own: create_task() wants a coroutine, and acquire() returns
     an object that is both awaitable and an async context manager, as asyncpg's does."""
     return asyncio.create_task(lend(pool, **options))
 
 
-async def until(condition) -> None:
-    """Let other tasks run until `condition()` holds (bounded by the test's own timeout)."""
-    while not condition():  # noqa: ASYNC110 (one loop turn at a time on a public counter, as psycopg_pool's tests do)
+async def until(condition, seconds: float = 2.0) -> None:
+    """Let other tasks run, one loop turn at a time, until `condition()` holds; fail by name after `seconds`
+    of real time (a virtual clock does not move while tasks are ready to run)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{inspect.getsource(condition).strip()!r}: still false after {seconds} s")
         await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def within(seconds: float, what: str):
+    """Fail by name when the body has not finished after `seconds` on the loop's clock."""
+    try:
+        async with asyncio.timeout(seconds) as limit:
+            yield
+    except TimeoutError:
+        if limit.expired():
+            raise AssertionError(f"{what} did not happen within {seconds} s") from None
+        raise
 
 
 @pytest.fixture
@@ -159,7 +195,73 @@ async def fake_pool(fakes):
     assert set() == fakes.open
 
 
-# %% 05_connection_pool.ipynb, cell 31
+# %% 05_connection_pool.ipynb, cell 19
+def test_each_failure_has_a_type_a_caller_can_catch():
+    for error, also in [(PoolTimeout, TimeoutError), (PoolClosed, Exception), (ReleaseError, ValueError)]:
+        assert {PoolError, also} <= set(error.__mro__)
+
+
+# %% 05_connection_pool.ipynb, cell 27
+def test_slots_run_out_at_max_size_and_come_back(fakes):
+    queue = _Queue(fakes.connect, max_size=2, close=fakes.close)
+    assert [_SLOT, _SLOT, None] == [queue._take_now() for _ in range(3)]
+    queue._hand_over(_SLOT)
+    assert (1, _SLOT) == (queue.size, queue._take_now())
+
+
+# %% 05_connection_pool.ipynb, cell 32
+async def test_a_waiter_cancelled_after_its_handover_passes_it_on(fakes):
+    line = _Waiting(fakes.connect, max_size=1, close=fakes.close)
+    first, second = asyncio.create_task(line._wait()), asyncio.create_task(line._wait())
+    await until(lambda: line.waiting == 2)
+    line._hand_over("a connection")
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    async with within(1, "the handover to the second waiter"):
+        assert "a connection" == await second
+
+
+# %% 05_connection_pool.ipynb, cell 38
+async def test_a_failed_connect_hands_its_slot_to_the_next_waiter(fakes):
+    opener = _Discarding(fakes.connect, max_size=1, close=fakes.close)
+    fakes.error = OSError("connection refused")
+    assert _SLOT is opener._take_now()
+    queued = asyncio.create_task(opener._wait())
+    await until(lambda: opener.waiting == 1)
+    with pytest.raises(OSError, match=r"^connection refused$"):
+        await opener._open()
+    async with within(1, "the freed slot reaching the waiter"):
+        assert _SLOT is await queued
+
+
+# %% 05_connection_pool.ipynb, cell 44
+@pytest.mark.looptime
+async def test_a_timeout_says_the_connection_is_being_opened_not_lent(fakes):
+    lender = _Lending(fakes.connect, max_size=1, close=fakes.close)
+    fakes.delay = 5  # the only connection takes five (virtual) seconds to open
+    opening = asyncio.create_task(lender._take(None))
+    await until(lambda: lender.size == 1)
+    with pytest.raises(PoolTimeout, match=r"within 0.5 s: 0 of at most 1 connections lent, 1 being opened or closed$"):
+        await lender._take(0.5)
+    assert 0.5 == asyncio.get_running_loop().time()
+    assert 1 == (await opening).number
+
+
+# %% 05_connection_pool.ipynb, cell 56
+async def test_a_lease_released_twice_is_refused(make_pool):
+    pool = make_pool(max_size=1)
+    lease = await pool.acquire()
+    await lease.release()
+    again = await pool.acquire()  # the pool lends the same connection to someone else
+    assert again.connection is lease.connection
+    with pytest.raises(ReleaseError, match=r"^<Lease of .*> was already released$"):
+        await lease.release()
+    assert 1 == pool.lent  # still lent, to one holder only
+    await again.release()
+
+
+# %% 05_connection_pool.ipynb, cell 59
 async def test_never_more_than_max_size_open_under_load(echo, make_pool):
     pool = make_pool(max_size=5)
 
@@ -194,7 +296,7 @@ async def test_concurrent_first_acquires_open_no_more_than_max(echo, make_pool):
     assert (2, 2) == (echo.accepted, pool.size)
 
 
-# %% 05_connection_pool.ipynb, cell 33
+# %% 05_connection_pool.ipynb, cell 61
 @pytest.mark.looptime
 async def test_waiters_are_served_first_come_first_served(fake_pool):
     pool = fake_pool(max_size=1)
@@ -220,7 +322,8 @@ async def test_a_newcomer_does_not_overtake_a_waiter(fake_pool):
     await until(lambda: pool.waiting == 1)
     await holder.release()  # promised to `queued`, which has not run yet
     with pytest.raises(PoolTimeout):
-        await pool.acquire(timeout=1)
+        async with within(5, "the newcomer's own timeout of 1 s"):
+            await pool.acquire(timeout=1)
     lease = await queued
     assert lease.connection is holder.connection
     await lease.release()
@@ -231,9 +334,10 @@ async def test_an_acquire_gives_up_exactly_at_its_timeout(fake_pool):
     loop = asyncio.get_running_loop()
     pool = fake_pool(max_size=2)
     held = [await pool.acquire(), await pool.acquire()]
-    message = r"^no connection free within 0.25 s: all 2 of the pool's connections are lent$"
+    message = r"^no connection free within 0.25 s: 2 of at most 2 connections lent, 0 being opened or closed$"
     with pytest.raises(PoolTimeout, match=message) as raised:
-        await pool.acquire(timeout=0.25)
+        async with within(5, "the acquire's own timeout of 0.25 s"):
+            await pool.acquire(timeout=0.25)
     assert 0.25 == pytest.approx(loop.time())
     assert isinstance(raised.value, TimeoutError)
     assert 0 == pool.waiting
@@ -249,7 +353,8 @@ async def test_a_connect_that_hangs_times_out_and_frees_its_slot(fakes, fake_poo
     pool = fake_pool(max_size=1, connect_timeout=3)
     fakes.hang = True
     with pytest.raises(PoolTimeout, match=r"^connect\(\) did not finish within 3 s$"):
-        await pool.acquire()
+        async with within(30, "connect_timeout of 3 s"):
+            await pool.acquire()
     assert 3 == pytest.approx(loop.time())
     assert (0, 0, 0) == (pool.size, pool.lent, pool.waiting)
     fakes.hang = False
@@ -267,7 +372,8 @@ async def test_a_factory_error_reaches_the_caller_and_frees_its_slot(fakes, fake
     fakes.error = None  # the next connect works
     with pytest.raises(OSError, match=r"^connection refused$"):
         await first
-    lease = await second  # the failed connect's slot went to it
+    async with within(5, "the failed connect's slot reaching the next caller"):
+        lease = await second
     assert (1, 1, 1) == (pool.size, pool.lent, lease.connection.number)
     await lease.release()
 
@@ -288,17 +394,19 @@ async def test_default_connect_timeout_and_grace_are_ten_seconds(fakes, fake_poo
     pool = fake_pool(max_size=1)
     fakes.hang = True
     with pytest.raises(PoolTimeout, match=r"^connect\(\) did not finish within 10.0 s$"):
-        await pool.acquire()
+        async with within(60, "the default connect_timeout of 10 s"):
+            await pool.acquire()
     assert 10 == pytest.approx(loop.time())
     fakes.hang = False
     lease = await pool.acquire()
-    await pool.close()  # the lease is never given back in time
+    async with within(60, "close() with its default grace of 10 s"):
+        await pool.close()  # the lease is never given back in time
     assert 20 == pytest.approx(loop.time())
     assert lease.connection.closed
     await lease.release()
 
 
-# %% 05_connection_pool.ipynb, cell 35
+# %% 05_connection_pool.ipynb, cell 63
 async def test_cancelling_a_queued_acquire_leaves_nothing_behind(echo, make_pool):
     pool = make_pool(max_size=1)
     holder = await pool.acquire()
@@ -321,7 +429,8 @@ async def test_cancelled_just_after_a_handover_the_connection_passes_on(echo, ma
     first.cancel()  # ...and is cancelled before it does
     with pytest.raises(asyncio.CancelledError):
         await first
-    lease = await second
+    async with within(2, "the connection passing on to the second waiter"):
+        lease = await second
     assert lease.connection is holder.connection
     assert (1, 1) == (echo.open, echo.accepted)
     await lease.release()
@@ -366,7 +475,7 @@ async def test_cancelled_while_holding_the_connection_is_closed_and_replaced(ech
     assert 2 == echo.accepted
 
 
-# %% 05_connection_pool.ipynb, cell 37
+# %% 05_connection_pool.ipynb, cell 65
 async def test_a_connection_whose_holder_raised_is_closed_and_replaced(echo, make_pool):
     pool = make_pool(max_size=1)
     with pytest.raises(KeyError):
@@ -395,18 +504,6 @@ async def test_an_unhealthy_idle_connection_is_replaced(echo, make_pool, verdict
     assert first.closed
     assert not second.closed
     assert (1, 2) == (pool.size, echo.accepted)
-
-
-async def test_a_lease_released_twice_is_refused(make_pool):
-    pool = make_pool(max_size=1)
-    lease = await pool.acquire()
-    await lease.release()
-    again = await pool.acquire()  # the pool lends the same connection to someone else
-    assert again.connection is lease.connection
-    with pytest.raises(ReleaseError, match=r"^<Lease of .*> was already released$"):
-        await lease.release()
-    assert 1 == pool.lent  # still lent, to one holder only
-    await again.release()
 
 
 async def test_a_lease_from_another_pool_is_refused(make_pool):
@@ -439,16 +536,19 @@ def test_bad_sizes_are_refused(size, error, message):
 async def test_bad_durations_are_refused(make_pool, name, value, error, shown):
     kind = "positive and finite" if error is ValueError else "a number of seconds or None"
 
+    pool = make_pool()
+
     async def attempt():
         if name == "connect_timeout":
             make_pool(connect_timeout=value)
         elif name == "timeout":
-            make_pool().acquire(timeout=value)
+            pool.acquire(timeout=value)
         else:
-            await make_pool().close(grace=value)
+            await pool.close(grace=value)
 
     with pytest.raises(error, match=f"^{name} must be {kind}, got {re.escape(shown)}$"):
         await attempt()
+    assert (False, 0, 0) == (pool.closed, pool.size, pool.waiting)  # refused before anything changed
 
 
 async def test_a_healthy_idle_connection_is_reused(echo, make_pool):
@@ -507,7 +607,7 @@ async def test_repr_and_counters_describe_the_pool(fake_pool):
     assert pool.closed is True
 
 
-# %% 05_connection_pool.ipynb, cell 38
+# %% 05_connection_pool.ipynb, cell 66
 async def test_acquire_after_close_is_refused(make_pool):
     pool = make_pool()
     await pool.close()
@@ -636,7 +736,289 @@ async def test_cancelled_while_discarding_the_slot_is_freed(fakes, fake_pool, cl
         assert 2 == connection.number
 
 
-# %% 05_connection_pool.ipynb, cell 40
+# %% 05_connection_pool.ipynb, cell 68
+@pytest.mark.looptime
+async def test_the_acquire_timeout_covers_opening_the_connection(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1, connect_timeout=60)
+    fakes.delay = 30
+    with pytest.raises(PoolTimeout, match=r"^a connection was not ready within 1 s \(opening or checking it\)$"):
+        async with within(5, "the acquire's timeout of 1 s during a 30 s connect"):
+            await pool.acquire(timeout=1)
+    assert 1 == pytest.approx(loop.time())
+    assert (0, 0, 0) == (pool.size, pool.lent, len(fakes.open))
+
+
+@pytest.mark.looptime
+async def test_the_acquire_timeout_covers_the_health_check(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+
+    async def slow_check(connection):
+        await asyncio.sleep(30)
+        return True
+
+    pool = fake_pool(max_size=1, check=slow_check)
+    async with pool.acquire():
+        pass
+    with pytest.raises(PoolTimeout, match=r"^a connection was not ready within 1 s \(opening or checking it\)$"):
+        async with within(5, "the acquire's timeout of 1 s during a 30 s check"):
+            await pool.acquire(timeout=1)
+    assert 1 == pytest.approx(loop.time())
+    assert (1, 1, 0) == (pool.size, pool.idle, pool.lent)
+
+
+@pytest.mark.looptime
+async def test_one_deadline_spans_the_wait_and_the_connect(fakes, fake_pool):
+    """0.6 s queued plus 0.6 s connecting is over a timeout of 1 s: the acquire gives up at 1 s, not 1.6 s."""
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1)
+    holder = await pool.acquire()
+    fakes.delay = 0.6
+
+    async def discard_later():
+        await asyncio.sleep(0.6)
+        await holder.release(discard=True)
+
+    discarding = asyncio.create_task(discard_later())
+    with pytest.raises(PoolTimeout, match=r"^a connection was not ready within 1 s"):
+        async with within(5, "the acquire's timeout of 1 s"):
+            await pool.acquire(timeout=1)
+    assert 1 == pytest.approx(loop.time())
+    await discarding
+    assert (0, 0) == (pool.size, pool.lent)
+
+
+@pytest.mark.looptime
+async def test_connect_timeout_applies_to_every_connection_opened_later(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+
+    async def check(connection):
+        return connection.number != 1  # the first connection goes bad while idle
+
+    pool = fake_pool(max_size=1, connect_timeout=2, check=check)
+    async with pool.acquire() as first:
+        pass
+    fakes.hang = True
+    for attempt in ("a replacement for an unhealthy connection", "a new connection after that"):
+        started = loop.time()
+        with pytest.raises(PoolTimeout, match=r"^connect\(\) did not finish within 2 s$"):
+            async with within(10, f"connect_timeout of 2 s on {attempt}"):
+                await pool.acquire()
+        assert 2 == pytest.approx(loop.time() - started)
+        assert (0, 0) == (pool.size, pool.lent)
+    assert first.closed
+
+
+async def test_a_connection_handed_to_a_waiter_is_checked_first(echo, make_pool):
+    async def check(connection):
+        return not connection.broken
+
+    pool = make_pool(max_size=1, check=check)
+    holder = await pool.acquire()
+    queued = start_acquire(pool)
+    await until(lambda: pool.waiting == 1)
+    holder.connection.broken = True
+    await holder.release()
+    async with within(2, "the queued acquire"):
+        lease = await queued
+    assert lease.connection is not holder.connection
+    assert holder.connection.closed
+    assert b"p" == await lease.connection.ping()
+    await lease.release()
+
+
+@pytest.mark.looptime
+async def test_a_returned_connection_goes_to_one_waiter_only(fake_pool):
+    pool = fake_pool(max_size=1)
+    holder = await pool.acquire()
+    first, second = start_acquire(pool), start_acquire(pool)
+    await until(lambda: pool.waiting == 2)
+    await holder.release()
+    assert (1, 1, 0) == (pool.waiting, pool.lent, pool.idle)  # handed to `first`, not yet awake
+    lease = await first
+    assert not second.done()
+    assert (1, 1) == (pool.waiting, pool.lent)
+    await lease.release()
+    await (await second).release()
+    assert (1, 0, 0) == (pool.idle, pool.lent, pool.waiting)
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize("answer", [False, None, 0, ""])
+async def test_any_falsy_check_answer_means_unhealthy(fakes, fake_pool, answer):
+    async def check(connection):
+        return answer
+
+    pool = fake_pool(max_size=1, check=check)
+    async with pool.acquire() as first:
+        pass
+    async with pool.acquire() as second:
+        assert second is not first
+    assert first.closed
+    assert (1, 1, {second}) == (pool.size, pool.idle, fakes.open)
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize(
+    "error", [ConnectionResetError("reset"), RuntimeError("bug in the check"), TimeoutError("slow"), KeyError("x")]
+)
+async def test_a_check_that_raises_means_unhealthy_and_the_error_stays_inside(fakes, fake_pool, error):
+    async def check(connection):
+        raise error
+
+    pool = fake_pool(max_size=1, check=check)
+    async with pool.acquire() as first:
+        pass
+    async with within(2, "an acquire whose check raised"):
+        async with pool.acquire() as second:
+            assert second is not first
+    assert first.closed
+    assert (1, 1, 0, {second}) == (pool.size, pool.idle, pool.lent, fakes.open)
+
+
+@pytest.mark.looptime
+async def test_a_served_waiter_no_longer_counts_as_waiting(fake_pool):
+    pool = fake_pool(max_size=1)
+    holder = await pool.acquire()
+    queued = start_acquire(pool)
+    await until(lambda: pool.waiting == 1)
+    await holder.release()  # handed over; `queued` has not woken up yet
+    assert (0, 1, 0, 1) == (pool.waiting, pool.lent, pool.idle, pool.size)
+    assert "<Pool open size=1/1 lent=1 idle=0 waiting=0>" == repr(pool)
+    await (await queued).release()
+
+
+@pytest.mark.looptime
+async def test_connections_being_opened_count_toward_max_size(fakes, fake_pool):
+    pool = fake_pool(max_size=2)
+    fakes.delay = 1
+    tasks = [start_acquire(pool) for _ in range(5)]
+    await until(lambda: pool.waiting == 3)
+    assert (2, 0, 0) == (pool.size, pool.lent, fakes.made)
+    for task in tasks:
+        async with within(5, "each of five acquires on a pool of two"):
+            await (await task).release()
+    assert (2, 2) == (fakes.made, pool.size)
+
+
+@pytest.mark.looptime
+async def test_a_close_that_fails_still_frees_the_slot(fakes, fake_pool):
+    pool = fake_pool(max_size=1)
+    fakes.close_error = ConnectionResetError("reset while closing")
+    with pytest.raises(KeyError, match="the holder's own error"):
+        async with pool.acquire():
+            raise KeyError("the holder's own error")
+    assert (0, 0) == (pool.size, pool.lent)
+    fakes.close_error = None
+    async with within(2, "an acquire after a close that failed"):
+        async with pool.acquire() as connection:
+            assert 2 == connection.number
+
+
+@pytest.mark.looptime
+async def test_two_pools_share_nothing(fakes, fake_pool):
+    one, other = fake_pool(max_size=1), fake_pool(max_size=1)
+    async with one.acquire() as mine:
+        pass
+    async with other.acquire() as theirs:
+        assert theirs is not mine
+    assert (1, 1, 1, 1) == (one.idle, other.idle, one.size, other.size)
+    lease = await one.acquire()
+    with pytest.raises(ReleaseError):
+        await other.release(lease)
+    await one.close()
+    assert (False, 1, 1) == (other.closed, other.idle, len(fakes.open))
+    await lease.release()
+
+
+@pytest.mark.looptime
+async def test_secrets_of_the_connect_callable_stay_out_of_reprs_and_errors(fakes):
+    async def connect(dsn):
+        return await fakes.connect()
+
+    pool = Pool(functools.partial(connect, "postgresql://app:hunter2@db/app"), max_size=1, close=fakes.close)
+    lease = await pool.acquire()
+    with pytest.raises(PoolTimeout) as raised:
+        await pool.acquire(timeout=0.1)
+    for text in (repr(pool), str(pool), repr(lease), str(raised.value), repr(raised.value)):
+        assert "hunter2" not in text
+    await lease.release()
+    await pool.close()
+
+
+async def test_a_closed_pool_never_connects(echo, make_pool):
+    pool = make_pool()
+    await pool.close()
+    for _ in range(3):
+        with pytest.raises(PoolClosed, match=r"^the pool is closed$"):
+            async with pool.acquire(timeout=1):
+                pass
+    assert (0, 0) == (echo.accepted, pool.size)
+
+
+@pytest.mark.looptime
+async def test_none_means_no_limit(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1, connect_timeout=None)
+    fakes.delay = 1000
+    async with within(2000, "a 1000 s connect with connect_timeout=None"):
+        holder = await pool.acquire(timeout=None)
+    assert 1000 == pytest.approx(loop.time())
+    queued = start_acquire(pool, timeout=None)
+    await until(lambda: pool.waiting == 1)
+    await asyncio.sleep(500)
+    assert not queued.done()
+    await holder.release()
+    async with within(1, "the queued acquire with timeout=None"):
+        await (await queued).release()
+
+
+async def test_the_timeout_holds_on_a_real_clock(echo, make_pool):
+    pool = make_pool(max_size=1)
+    holder = await pool.acquire()
+    started = time.monotonic()
+    with pytest.raises(PoolTimeout, match=r"^no connection free within 0.05 s: 1 of at most 1 connections lent"):
+        async with within(2, "the acquire's own timeout of 0.05 s"):
+            await pool.acquire(timeout=0.05)
+    assert 0.05 <= time.monotonic() - started < 1
+    assert (0, 1, 1) == (pool.waiting, pool.lent, echo.accepted)
+    await holder.release()
+
+
+@pytest.mark.looptime
+async def test_concurrent_closes_both_wait_for_the_lent_connection(fakes, fake_pool):
+    loop = asyncio.get_running_loop()
+    pool = fake_pool(max_size=1)
+    lease = await pool.acquire()
+    closes = [asyncio.create_task(pool.close(grace=5)) for _ in range(2)]
+    await asyncio.sleep(1)
+    assert not any(task.done() for task in closes)
+    await lease.release()
+    async with within(1, "both closes once the connection came back"):
+        await asyncio.gather(*closes)
+    assert 1 == pytest.approx(loop.time())
+    assert lease.connection.closed
+    assert set() == fakes.open
+
+
+@pytest.mark.looptime
+async def test_a_cancelled_waiter_no_longer_counts_as_waiting(fake_pool):
+    pool = fake_pool(max_size=1)
+    holder = await pool.acquire()
+    queued = [start_acquire(pool) for _ in range(2)]
+    await until(lambda: pool.waiting == 2)
+    queued[0].cancel()  # cancelled, but not yet woken up to leave the queue
+    assert 1 == pool.waiting
+    assert "<Pool open size=1/1 lent=1 idle=0 waiting=1>" == repr(pool)
+    await holder.release()
+    async with within(1, "the second waiter, past the cancelled one"):
+        lease = await queued[1]
+    assert queued[0].cancelled()
+    assert (0, 1) == (pool.waiting, pool.lent)
+    await lease.release()
+
+
+# %% 05_connection_pool.ipynb, cell 70
 class PoolMachine(RuleBasedStateMachine):
     """Acquire, queue, release, discard, cancel and close a pool of 3, in any order."""
 
@@ -736,7 +1118,7 @@ def test_any_sequence_of_operations_keeps_the_invariants():
     run_state_machine_as_test(PoolMachine, settings=settings(max_examples=100, stateful_step_count=30, deadline=None))
 
 
-# %% 05_connection_pool.ipynb, cell 42
+# %% 05_connection_pool.ipynb, cell 72
 async def test_asyncpg_pool_never_opens_more_than_max_size(postgres_dsn):
     watcher = await asyncpg.connect(postgres_dsn)  # not from the pool: it counts the pool's backends
     turn = asyncio.Lock()  # one query at a time on the watcher's connection
