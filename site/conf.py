@@ -21,6 +21,9 @@ nb_execution_raise_on_error = False
 nb_execution_show_tb = True
 nb_execution_timeout = 300  # seconds a cell may take, as nbval allows in `make test`
 nb_merge_streams = True  # a cell's stdout as one block, as JupyterLab shows it
+# A cell that fails on purpose shows pytest's report, whose diff lines the IPython traceback lexer cannot
+# read (Sphinx would warn, and -W fails the build): render it as terminal text, colours included.
+nb_render_error_lexer = "myst-ansi"
 
 html_theme = "sphinx_book_theme"
 html_title = project

@@ -114,7 +114,11 @@ def running_lab(root: Path, *make_options: str, install_within: float = 600) -> 
     The first `make lab` of a clone installs everything, hence the long `install_within`."""
     port, token = free_port(), secrets.token_hex(16)
     # port_retries=0: if another process took the port meanwhile, fail loudly instead of moving to the next one
-    args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    # expose_app_in_browser: window.jupyterapp, so that a test can read a notebook's cells, hidden ones too
+    args = (
+        f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+        " --LabApp.expose_app_in_browser=True"
+    )
     process = spawn(  # make passes on the SIGTERM it gets if this process dies: JupyterLab goes too
         ["make", "--no-print-directory", *make_options, "lab", f"LAB_ARGS={args}"],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,

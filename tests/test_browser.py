@@ -11,6 +11,7 @@ they fail. A screenshot of each notebook after its run goes to browser-screensho
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -109,15 +110,26 @@ class Tab:
 
     def finish(self) -> list[str]:
         try:
-            # Run All marks every cell queued ([*]) at once; it is over when none is and the first has a number.
+            # The run is over when the kernel is idle and either the last code cell has run or an error stopped
+            # the run (a cell tagged raises-exception fails on purpose and does not). Read from the notebook's
+            # model: a cell whose input is hidden shows no [*] prompt, and a queued cell is not yet "running".
             self.page.wait_for_function(
                 """() => {
-                    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
-                    return prompts.length > 0 && /\\d/.test(prompts[0].textContent)
-                        && !prompts.some(prompt => prompt.textContent.includes('*'));
+                    const panel = window.jupyterapp.shell.currentWidget;
+                    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+                        && panel.sessionContext.session.kernel;
+                    if (!kernel || kernel.status !== 'idle') return false;
+                    const list = panel.content.model.cells;
+                    const cells = Array.from({length: list.length}, (_, i) => list.get(i))
+                        .filter(cell => cell.type === 'code');
+                    const failed = cell => !(cell.getMetadata('tags') || []).includes('raises-exception')
+                        && Array.from({length: cell.outputs.length}, (_, i) => cell.outputs.get(i))
+                            .some(output => output.type === 'error');
+                    return cells[cells.length - 1].executionCount !== null || cells.some(failed);
                 }""",
                 timeout=RUN_ALL_WITHIN_MS,
             )
+            self.page.bring_to_front()  # keys go to the tab in front: with two open, this one might not be
             self.page.keyboard.press("Control+s")
             self.page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
         finally:
@@ -129,6 +141,8 @@ class Tab:
                 continue
             if cell["execution_count"] is None:
                 problems.append(f"cell {number} never ran")
+            if "raises-exception" in cell["metadata"].get("tags", []):
+                continue  # fails on purpose, as nbval also allows
             problems += [
                 f"cell {number}: {out['ename']}: {out['evalue']}"
                 for out in cell["outputs"]
@@ -254,7 +268,7 @@ def test_a_page_renders_with_working_links_and_no_browser_errors(site: Path, ser
             assert " passed in " in outputs  # test results
         # test output reads as in JupyterLab: no progress dot alone on a line, no percentage cut short
         assert [] == [line for line in outputs.splitlines() if line.strip() == "."]
-        assert outputs.count("[100") == outputs.count("[100%]")
+        assert [] == re.findall(r"\[ ?\d{1,3}(?:%(?!\])|')", outputs)  # a percentage cut short, as "[100'" once was
         cut = page.locator("div.cell pre, div.cell_output pre").evaluate_all(
             "blocks => blocks.filter(block => block.scrollWidth > block.clientWidth + 1).map(block => block.innerText)"
         )

@@ -53,6 +53,8 @@ def test_saved_outputs_with_an_error_or_a_cell_that_never_ran_are_refused(tmp_pa
         {"cell_type": "code", "metadata": {}, "execution_count": 2, "source": ["1 / 0"], "outputs": [
             {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": []}]},
         {"cell_type": "code", "metadata": {}, "execution_count": None, "source": ["never"], "outputs": []},
+        {"cell_type": "code", "metadata": {"tags": ["raises-exception"]}, "execution_count": 3, "source": ["1 / 0"],
+         "outputs": [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "on purpose", "traceback": []}]},
     ]  # fmt: skip
     notebook = tmp_path / "half.ipynb"
     notebook.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
@@ -60,6 +62,7 @@ def test_saved_outputs_with_an_error_or_a_cell_that_never_ran_are_refused(tmp_pa
     assert 1 == done.returncode
     assert "half.ipynb: cell 3: ZeroDivisionError: division by zero" in done.stderr
     assert "half.ipynb: cell 4 never ran" in done.stderr
+    assert "on purpose" not in done.stderr  # a cell tagged raises-exception fails by design
     assert not (tmp_path / "out").exists(), "nothing should be built"
 
 
