@@ -202,6 +202,7 @@ class Anchors(HTMLParser):
             self.links.append(values["href"])
 
 
+@functools.cache  # a page is read once, however many links point into it
 def parsed(path: Path) -> Anchors:
     anchors = Anchors()
     anchors.feed(path.read_text(encoding="utf-8"))
