@@ -40,12 +40,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "what ran")
     terminalreporter.write_line(f"notebooks executed by nbval: {len(notebooks)} ({len(cells)} code cells)")
     terminalreporter.write_line(f"tests in tests/: {len(tests)} in {len(modules)} files")
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser suite first, whatever order pytest-randomly drew for the files: it is the run's longest
-    chain (JupyterLab runs every notebook, then the site is built from them and opened), and with xdist
-    the worker that gets it first ends when the others do. Its own tests keep their order."""
-    browser = [item for item in items if item.path.name == "test_browser.py"]
-    items[:] = browser + [item for item in items if item.path.name != "test_browser.py"]
