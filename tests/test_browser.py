@@ -108,6 +108,26 @@ class Tab:
         finally:
             self.page.close()
 
+    def show_the_learner(self) -> None:
+        """Pictures of what a learner sees after the run: the first screen, and the cell where the original's
+        test passes against broken code (tagged the-lie), as screenshots/<notebook>-first-screen.png and
+        -the-lie.png."""
+        stem = Path(self.name).stem
+        SCREENSHOTS.mkdir(exist_ok=True)
+        scroll = """async ([tag, align]) => {
+            const notebook = window.jupyterapp.shell.currentWidget.content;
+            const cells = notebook.model.cells;
+            const index = tag ? Array.from({length: cells.length}, (_, i) => cells.get(i))
+                .findIndex(cell => (cell.getMetadata('tags') || []).includes(tag)) : 0;
+            if (index < 0) return false;
+            await notebook.scrollToItem(index, align);
+            return true;
+        }"""
+        if self.page.evaluate(scroll, [None, "start"]):
+            self.page.screenshot(path=SCREENSHOTS / f"{stem}-first-screen.png")
+        if self.page.evaluate(scroll, ["the-lie", "start"]):
+            self.page.screenshot(path=SCREENSHOTS / f"{stem}-the-lie.png")
+
     def finish(self) -> list[str]:
         try:
             # The run is over when the kernel is idle and either the last code cell has run or an error stopped
@@ -132,6 +152,7 @@ class Tab:
             self.page.bring_to_front()  # keys go to the tab in front: with two open, this one might not be
             self.page.keyboard.press("Control+s")
             self.page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+            self.show_the_learner()
         finally:
             self.close()
         saved = self.lab.get(f"api/contents/{self.name}?content=1")["content"]
