@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http import WebSocketWriter
 
 from async_cookbook.chat import (
+    MAX_DEPTH,
     ROOM,
     ChatRoom,
     Member,
@@ -80,7 +81,23 @@ def test_a_frame_nested_too_deeply_is_a_value_error_naming_it():
     for hostile in ("[" * 5000, '{"text": ' * 5000, '{"a": [' * 3000):
         with pytest.raises(ValueError, match=r"^invalid JSON: nested too deeply$"):
             _text_of(hostile)
-    assert "deep enough" == _text_of('{"text": "deep enough", "x": ' + "[" * 50 + "]" * 50 + "}")
+    assert "deep enough" == _text_of('{"text": "deep enough", "x": ' + "[" * 63 + "]" * 63 + "}")
+    with pytest.raises(ValueError, match=r"^invalid JSON: nested too deeply$"):
+        _text_of('{"text": "one too deep", "x": ' + "[" * 64 + "]" * 64 + "}")
+    assert "[" * 1500 == _text_of(json.dumps({"text": "[" * 1500}))  # brackets in a string are text
+    assert '\\"[' * 200 == _text_of(json.dumps({"text": '\\"[' * 200}))  # so are escaped quotes and brackets
+
+
+def deep(levels: int) -> str:
+    """A chat frame nesting `levels` in all, with enough sibling brackets before the deepest run that the
+    depth is counted bracket by bracket, and closed siblings on the way down."""
+    return '{"text": "ok", "pad": [' + "[]," * 40 + '[]], "x": [[], ' + "[" * (levels - 2) + "]" * (levels - 2) + "]}"
+
+
+def test_the_depth_is_counted_bracket_by_bracket_up_to_max_depth():
+    assert "ok" == _text_of(deep(MAX_DEPTH))
+    with pytest.raises(ValueError, match=r"^invalid JSON: nested too deeply$"):
+        _text_of(deep(MAX_DEPTH + 1))
 
 
 # %% 04_websocket_chat.ipynb, cell 24
