@@ -176,6 +176,7 @@ async def within(seconds: float, what: str):
     except TimeoutError:
         if scope.expired():
             pytest.fail(f"{what}: not within {seconds} s", pytrace=False)
+        raise  # a TimeoutError of the code under test is its own, and goes on
         raise
 
 
