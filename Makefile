@@ -22,25 +22,26 @@ PYTEST_PATHS ?= tests notebooks
 
 # `make test` runs every check and reports each failure, not only the first one.
 MAKEFLAGS += --keep-going
+comma := ,
 
 .PHONY: lab test pytest export check-export lint mutation faults bench plugin-check clean git-filter site
 
-$(LAB_STAMP): pyproject.toml
-	@echo "==> Creating $(VENV) and installing the cookbook and JupyterLab into it."
-	@echo "    First time only; a minute or two on a slow connection. pip shows what it is doing:"
-	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --upgrade --progress-bar on pip
-	$(PYTHON) -m pip install --progress-bar on -e '.[lab]'
-	@echo "==> Installed."
-	touch $(LAB_STAMP)
-
-$(STAMP): pyproject.toml
-	@echo "==> Creating $(VENV) and installing the cookbook, JupyterLab and the test tools into it."
+# $(call install,<extra>,<what it brings>): .venv with the cookbook and that extra, saying what it does.
+define install
+	@echo "==> Creating $(VENV) and installing $(2) into it."
 	@echo "    First time only; a few minutes on a slow connection. pip shows what it is doing:"
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade --progress-bar on pip
-	$(PYTHON) -m pip install --progress-bar on -e '.[dev]'
+	$(PYTHON) -m pip install --progress-bar on -e '.[$(1)]'
 	@echo "==> Installed."
+endef
+
+$(LAB_STAMP): pyproject.toml
+	$(call install,lab,the cookbook and JupyterLab)
+	touch $(LAB_STAMP)
+
+$(STAMP): pyproject.toml
+	$(call install,dev,the cookbook$(comma) JupyterLab and the test tools)
 	touch $(STAMP) $(LAB_STAMP)
 
 # JupyterLab's settings for this environment: no "fetch news?" question on first start.

@@ -292,23 +292,31 @@ SCRATCH_RUNS = {
 }
 
 
+def side_by_side(commands: dict[str, list[str]], cwd: Path, env=None) -> dict[str, tuple[str, int]]:
+    """Each command run at once (env(name) gives its environment); for each, what it printed and its exit
+    code. Every run is bounded, and none outlives this function."""
+    runs = {
+        name: spawn(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    env=env(name) if env else None)
+        for name, command in commands.items()
+    }  # fmt: skip
+    try:
+        return {name: (run.communicate(timeout=60)[0], run.returncode) for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str]) -> dict[str, str]:
     """The scratch project's suite run three ways, side by side; what each printed."""
     folder = tmp_path_factory.mktemp("scratch")
     (folder / "pytest.ini").write_text(SCRATCH_INI)
     (folder / "test_scratch.py").write_text(textwrap.dedent(SCRATCH))
-    runs = {
-        name: spawn([*isolated_pytest, "-rA", *options, str(folder)], cwd=folder, stdout=subprocess.PIPE, text=True)
-        for name, options in SCRATCH_RUNS.items()
-    }
-    try:
-        return {name: run.communicate(timeout=60)[0] for name, run in runs.items()}
-    finally:
-        for run in runs.values():
-            if run.poll() is None:
-                run.kill()
-                run.wait(timeout=10)
+    runs = {name: [*isolated_pytest, "-rA", *options, str(folder)] for name, options in SCRATCH_RUNS.items()}
+    return {name: output for name, (output, _) in side_by_side(runs, folder).items()}
 
 
 def test_installed_but_not_configured_changes_no_outcome(scratch: dict[str, str]) -> None:
@@ -350,19 +358,11 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, isolated_pytest: list[str])
     folder = tmp_path_factory.mktemp("scaled")
     (folder / "pytest.ini").write_text(INI)
     (folder / "test_hangs.py").write_text(textwrap.dedent(WAITS_FOREVER))
-    runs = {
-        scale: spawn([*isolated_pytest, "-rA", str(folder)], cwd=folder, stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT, text=True, env={**os.environ, "ASYNC_TIMEOUT_SCALE": scale})
-        for scale in SCALES
-    }  # fmt: skip
-    try:
-        said = {scale: run.communicate(timeout=60)[0] for scale, run in runs.items()}
-        return said | {f"{scale} exit": str(run.returncode) for scale, run in runs.items()}
-    finally:
-        for run in runs.values():
-            if run.poll() is None:
-                run.kill()
-                run.wait(timeout=10)
+    runs = {scale: [*isolated_pytest, "-rA", str(folder)] for scale in SCALES}
+    done = side_by_side(runs, folder, env=lambda scale: {**os.environ, "ASYNC_TIMEOUT_SCALE": scale})
+    return {scale: output for scale, (output, _) in done.items()} | {
+        f"{scale} exit": str(code) for scale, (_, code) in done.items()
+    }
 
 
 def test_a_scale_multiplies_every_bound(scaled: dict[str, str]) -> None:
