@@ -12,8 +12,10 @@ FIRST_NOTEBOOK := 00_async_tests_in_notebooks.ipynb
 # JupyterLab refuses to run as root unless told to; CI machines and containers often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Three workers, each test file and each notebook whole on one of them (nbval's cells share a kernel). One
-# worker spends most of the run waiting on the browser suite's JupyterLab, so three keep two cores busy.
-NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n 3 --dist loadfile
+# worker spends most of the run waiting on the browser suite's JupyterLab, so three keep two cores busy. Files
+# start in the order tests/conftest.py gives (the longest first), not in xdist's order (the most tests first).
+WORKERS ?= 3
+NOTEBOOK_OPTS := --nbval-lax --nbval-cell-timeout=300 -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 # The run ends with its ten slowest steps, so that everyone sees where the time goes.
 PYTEST_OPTS ?= --durations=10
 LAB_ARGS ?=

@@ -1,5 +1,5 @@
 """The learner's path, in a real browser: `make lab` in a copy of this working tree, every notebook opened
-in a fresh tab and run with Run > Run All Cells, saved, and then the checks `make test` makes. Then the
+in a tab of the lab's window and run with Run > Run All Cells, saved, and then the checks `make test` makes. Then the
 reader's path: the website built from those saved notebooks (rendered as JupyterLab left them, not
 executed a third time) and opened page by page.
 
@@ -32,6 +32,9 @@ RUN_ALL_WITHIN_MS = int(os.environ.get("COOKBOOK_RUN_ALL_WITHIN_MS", 240_000))
 KEEP_THE_VENV = ["-o", ".venv/.installed-stamp", "-o", ".venv/.lab-stamp"]
 # Notebooks running at once, each in its own tab and kernel: the kernels' work overlaps their waits.
 TABS = 3
+# How often a wait re-reads the page. Playwright's default runs the check on every animation frame, which kept
+# Chromium busier than the three kernels it waits for; a quarter of a second is soon enough for a notebook.
+POLL_MS = 250
 
 # Each test waits for a whole notebook, and the fixtures start JupyterLab and run every notebook once.
 pytestmark = pytest.mark.timeout(900)
@@ -77,36 +80,51 @@ def browser():
         yield browser
 
 
-class Tab:
-    """A notebook opened in a tab of its own, with Run > Run All Cells clicked; `finish()` waits for the run,
-    saves, takes the screenshot and says what went wrong, read from the saved notebook."""
+# The notebook panel in the lab's main area whose file is `name` (a JavaScript expression).
+PANEL = """(name => window.jupyterapp.shell.widgets('main').find(widget => widget.context
+    && widget.context.path === name && widget.content && widget.content.model))"""
 
-    def __init__(self, browser, lab: Lab, name: str) -> None:
-        self.lab, self.name = lab, name
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            # a workspace per notebook, reset: tabs running side by side never share one
-            workspace = Path(name).stem
-            self.page.goto(f"{lab.url}lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
-            # the kernel has started and is idle (the toolbar's indicator says idle before the kernel exists)
-            self.page.wait_for_function(
-                """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
-                    .some(item => item.textContent.endsWith('| Idle'))""",
-                timeout=120_000,
-            )
-            self.page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-            self.page.click("li.lm-Menu-item:has-text('Run All Cells')")
-        except BaseException:
-            self.close()
-            raise
+
+class Tab:
+    """A notebook opened in the learner's JupyterLab window, as a tab next to the others, with Run > Run All
+    Cells clicked; `finish()` waits for the run, saves, takes the screenshots and says what went wrong, read
+    from the saved notebook. One window for every notebook, as a learner has it: JupyterLab's code loads
+    once (about 4 s of Chromium's time per window), and a tab in the background is not drawn while it runs."""
+
+    def __init__(self, window, lab: Lab, name: str) -> None:
+        self.window, self.lab, self.name = window, lab, name
+        # opened as the file browser opens it; it becomes the tab in front
+        window.evaluate(
+            "name => window.jupyterapp.commands.execute('docmanager:open', {path: name}).then(() => 0)", name
+        )
+        # its kernel has started and is idle
+        self.wait_for(
+            f"""name => {{
+                const panel = {PANEL}(name);
+                const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+                return kernel && kernel.status === 'idle' && window.jupyterapp.shell.currentWidget === panel;
+            }}""",
+            timeout=120_000,
+        )
+        window.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+        window.click("li.lm-Menu-item:has-text('Run All Cells')")
+
+    def wait_for(self, predicate: str, timeout: float) -> None:
+        self.window.wait_for_function(predicate, arg=self.name, timeout=timeout, polling=POLL_MS)
+
+    def to_front(self) -> None:
+        if self.window.evaluate(f"name => {PANEL}(name) ? window.jupyterapp.shell.activateById({PANEL}(name).id) "
+                                "|| true : false", self.name):  # fmt: skip
+            self.wait_for(f"name => window.jupyterapp.shell.currentWidget === {PANEL}(name)", timeout=30_000)
 
     def close(self) -> None:
         """The screenshot, also when a wait timed out (it shows where the notebook stopped), then the tab goes."""
         SCREENSHOTS.mkdir(exist_ok=True)
         try:
-            self.page.screenshot(path=SCREENSHOTS / f"{Path(self.name).stem}.png")
+            self.to_front()
+            self.window.screenshot(path=SCREENSHOTS / f"{Path(self.name).stem}.png")
         finally:
-            self.page.close()
+            self.window.evaluate(f"name => {{ {PANEL}(name) && {PANEL}(name).dispose(); }}", self.name)
 
     def show_the_learner(self) -> None:
         """Pictures of what a learner sees after the run: the first screen, and the cell where the original's
@@ -121,37 +139,43 @@ class Tab:
                 .findIndex(cell => (cell.getMetadata('tags') || []).includes(tag)) : 0;
             if (index < 0) return false;
             await notebook.scrollToItem(index, align);
+            // a tab brought to the front draws its cells over the next frames: wait until this one is drawn
+            const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
+            const node = () => notebook.widgets[index].node;
+            for (let frames = 0; frames < 600 && !(node().isConnected && node().getBoundingClientRect().height > 0);
+                frames++) await frame();  // at most about ten seconds: the picture then shows what was drawn
+            await frame();
+            await frame();
             return true;
         }"""
-        if self.page.evaluate(scroll, [None, "start"]):
-            self.page.screenshot(path=SCREENSHOTS / f"{stem}-first-screen.png")
-        if self.page.evaluate(scroll, ["the-lie", "start"]):
-            self.page.screenshot(path=SCREENSHOTS / f"{stem}-the-lie.png")
+        if self.window.evaluate(scroll, [None, "start"]):
+            self.window.screenshot(path=SCREENSHOTS / f"{stem}-first-screen.png")
+        if self.window.evaluate(scroll, ["the-lie", "start"]):
+            self.window.screenshot(path=SCREENSHOTS / f"{stem}-the-lie.png")
 
     def finish(self) -> list[str]:
         try:
             # The run is over when the kernel is idle and either the last code cell has run or an error stopped
             # the run (a cell tagged raises-exception fails on purpose and does not). Read from the notebook's
             # model: a cell whose input is hidden shows no [*] prompt, and a queued cell is not yet "running".
-            self.page.wait_for_function(
-                """() => {
-                    const panel = window.jupyterapp.shell.currentWidget;
-                    const kernel = panel && panel.sessionContext && panel.sessionContext.session
-                        && panel.sessionContext.session.kernel;
+            self.wait_for(
+                f"""name => {{
+                    const panel = {PANEL}(name);
+                    const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
                     if (!kernel || kernel.status !== 'idle') return false;
                     const list = panel.content.model.cells;
-                    const cells = Array.from({length: list.length}, (_, i) => list.get(i))
+                    const cells = Array.from({{length: list.length}}, (_, i) => list.get(i))
                         .filter(cell => cell.type === 'code');
                     const failed = cell => !(cell.getMetadata('tags') || []).includes('raises-exception')
-                        && Array.from({length: cell.outputs.length}, (_, i) => cell.outputs.get(i))
+                        && Array.from({{length: cell.outputs.length}}, (_, i) => cell.outputs.get(i))
                             .some(output => output.type === 'error');
                     return cells[cells.length - 1].executionCount !== null || cells.some(failed);
-                }""",
+                }}""",
                 timeout=RUN_ALL_WITHIN_MS,
             )
-            self.page.bring_to_front()  # keys go to the tab in front: with two open, this one might not be
-            self.page.keyboard.press("Control+s")
-            self.page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+            self.to_front()  # Ctrl+S saves the tab in front
+            self.window.keyboard.press("Control+s")
+            self.wait_for(f"name => !{PANEL}(name).context.model.dirty", timeout=30_000)
             self.show_the_learner()
         finally:
             self.close()
@@ -174,20 +198,28 @@ class Tab:
 
 @pytest.fixture(scope="module")
 def ran(lab: Lab, browser) -> dict[str, list[str]]:
-    """Every notebook, and the broken one, run and saved in the browser, TABS at a time, the longest (by
-    size) first so that it does not run alone at the end: what went wrong in each."""
-    waiting = sorted([*NOTEBOOKS, BROKEN], key=lambda name: -len(notebook_text(name)))
-    running: list[Tab] = []
-    problems = {}
+    """Every notebook, and the broken one, run and saved in one JupyterLab window, TABS at a time, the longest
+    (by size) first so that it does not run alone at the end: what went wrong in each."""
+    window = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        while waiting or running:
-            while waiting and len(running) < TABS:
-                running.append(Tab(browser, lab, waiting.pop(0)))
-            tab = running.pop(0)
-            problems[tab.name] = tab.finish()
+        # a workspace of its own, reset: the window opens with no notebook, whatever an earlier run left
+        window.goto(f"{lab.url}lab/workspaces/browser-suite?reset&token={lab.token}")
+        window.wait_for_function("() => window.jupyterapp", timeout=120_000, polling=POLL_MS)
+        window.evaluate("() => window.jupyterapp.restored.then(() => 0)")  # every extension loaded, the layout restored
+        waiting = sorted([*NOTEBOOKS, BROKEN], key=lambda name: -len(notebook_text(name)))
+        running: list[Tab] = []
+        problems = {}
+        try:
+            while waiting or running:
+                while waiting and len(running) < TABS:
+                    running.append(Tab(window, lab, waiting.pop(0)))
+                tab = running.pop(0)
+                problems[tab.name] = tab.finish()
+        finally:
+            for tab in running:
+                tab.close()
     finally:
-        for tab in running:
-            tab.close()
+        window.close()
     return dict(sorted(problems.items()))
 
 

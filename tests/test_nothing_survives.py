@@ -56,7 +56,7 @@ class Run:
         self.how = how
         self.fifo = Fifo(folder / f"ready-{how.name}")
         self.make = spawn(
-            ["make", "--no-print-directory", "pytest", f"PYTEST_PATHS={SURVIVORS}"],
+            ["make", "--no-print-directory", "pytest", f"PYTEST_PATHS={SURVIVORS}", "WORKERS=2"],  # a worker per input
             cwd=ROOT, env={**os.environ, "READY_FIFO": str(self.fifo.path)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

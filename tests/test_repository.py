@@ -1,5 +1,6 @@
 """The repository's front door: `make lab` serves JupyterLab, and the README lists what exists."""
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +43,15 @@ def test_readme_quick_start_is_the_two_commands() -> None:
 
 def test_ci_runs_what_the_readme_says() -> None:
     assert "make test" == (ROOT / ".ci/run").read_text().strip().splitlines()[-1]
+
+
+def test_make_test_starts_the_longest_files_first() -> None:
+    spec = importlib.util.spec_from_file_location("tests_conftest", ROOT / "tests/conftest.py")
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    files = ["tests/test_a.py", *reversed(rules.LONGEST_FIRST), "tests/test_b.py"]
+    assert [*rules.LONGEST_FIRST, "tests/test_a.py", "tests/test_b.py"] == rules.scheduled(files)
+    assert ["tests/test_browser.py", "tests/test_b.py", "tests/test_a.py"] == rules.scheduled(
+        ["tests/test_b.py", "tests/test_browser.py", "tests/test_a.py"]
+    )
+    assert all((ROOT / name).exists() for name in rules.LONGEST_FIRST), "a file named there is gone"
