@@ -8,8 +8,9 @@ collect_ignore_glob = ["data/*"]
 
 @pytest.fixture(scope="session")
 def isolated_pytest() -> list[str]:
-    """The command for a pytest run in a subprocess, without the plugins only the outer run needs
-    (nbval alone costs a second of start-up), and in the order its tests are written."""
+    """The command for a pytest run in a subprocess, without the plugins only the outer run needs (nbval
+    alone costs a second of start-up, Hypothesis most of another, and no such run uses it), and in the order
+    its tests are written."""
     return [
         sys.executable,
         "-m",
@@ -22,6 +23,8 @@ def isolated_pytest() -> list[str]:
         "no:nbval",
         "-p",
         "no:randomly",
+        "-p",
+        "no:hypothesispytest",
     ]
 
 

@@ -300,16 +300,40 @@ def served(site: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_a_page_renders_with_working_links_and_no_browser_errors(site: Path, served: str, browser, name: str) -> None:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
+class Opened:
+    """A page of the site loading in a tab of its own, with what the browser reported while it loaded."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.page = browser.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("requestfailed", lambda request: self.errors.append(f"{request.url}: {request.failure}"))
+        self.response = self.page.goto(url, wait_until="commit")  # the rest of the load goes on meanwhile
+
+
+@pytest.fixture(scope="module")
+def opened(served: str, browser) -> Iterator[dict[str, Opened]]:
+    """Every page of the site, all loading at once (each test then waits for its own): a page's load is
+    mostly waiting, and the waits overlap."""
+    pages: dict[str, Opened] = {}
     try:
-        response = page.goto(f"{served}{name}.html", wait_until="networkidle")
-        assert 200 == response.status
+        for name in PAGES:
+            pages[name] = Opened(browser, f"{served}{name}.html")
+        yield pages
+    finally:
+        for each in pages.values():
+            each.page.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_page_renders_with_working_links_and_no_browser_errors(
+    site: Path, opened: dict[str, Opened], name: str
+) -> None:
+    page, errors = opened[name].page, opened[name].errors
+    try:
+        page.wait_for_load_state("networkidle")
+        assert 200 == opened[name].response.status
         assert page.locator("h1:visible").count() == 1  # the page's title, rendered
         if name != "index":
             assert page.locator("div.cell pre").count() > 0  # the code, rendered
