@@ -97,17 +97,21 @@ class Tab:
         window.evaluate(
             "name => window.jupyterapp.commands.execute('docmanager:open', {path: name}).then(() => 0)", name
         )
-        # its kernel has started and is idle
-        self.wait_for(
-            f"""name => {{
-                const panel = {PANEL}(name);
-                const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
-                return kernel && kernel.status === 'idle' && window.jupyterapp.shell.currentWidget === panel;
-            }}""",
-            timeout=120_000,
-        )
-        window.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-        window.click("li.lm-Menu-item:has-text('Run All Cells')")
+        try:
+            # its kernel has started and is idle
+            self.wait_for(
+                f"""name => {{
+                    const panel = {PANEL}(name);
+                    const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+                    return kernel && kernel.status === 'idle' && window.jupyterapp.shell.currentWidget === panel;
+                }}""",
+                timeout=120_000,
+            )
+            window.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+            window.click("li.lm-Menu-item:has-text('Run All Cells')")
+        except BaseException:
+            self.close()  # the screenshot shows where it stopped
+            raise
 
     def wait_for(self, predicate: str, timeout: float) -> None:
         self.window.wait_for_function(predicate, arg=self.name, timeout=timeout, polling=POLL_MS)
