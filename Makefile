@@ -58,10 +58,14 @@ $(WORKSPACES): | $(LAB_STAMP)
 
 # Notebooks go into git without outputs (.gitattributes names this filter; tools/notebooks.py is it).
 # Outside a git clone (a downloaded archive) there is nothing to register.
+# Written only when it differs: two makes writing .git/config at once fail on its lock (two `make pytest` side by
+# side did, one run in ten or so), and after the first time there is nothing to write.
 git-filter: $(LAB_STAMP)
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  git config filter.notebook-outputs.clean "$(PYTHON) tools/notebooks.py clean"; \
-	  git config filter.notebook-outputs.smudge cat; \
+	  clean="$(PYTHON) tools/notebooks.py clean"; \
+	  [ "$$(git config --get filter.notebook-outputs.clean)" = "$$clean" ] || \
+	    git config filter.notebook-outputs.clean "$$clean"; \
+	  [ "$$(git config --get filter.notebook-outputs.smudge)" = cat ] || git config filter.notebook-outputs.smudge cat; \
 	fi
 
 lab: $(LAB_STAMP) $(LAB_SETTINGS) git-filter | $(WORKSPACES)  ## start JupyterLab on notebooks/, with the primer open

@@ -94,9 +94,7 @@ class Tab:
     def __init__(self, window, lab: Lab, name: str) -> None:
         self.window, self.lab, self.name = window, lab, name
         # opened as the file browser opens it; it becomes the tab in front
-        window.evaluate(
-            "name => window.jupyterapp.commands.execute('docmanager:open', {path: name}).then(() => 0)", name
-        )
+        window.evaluate("name => { window.jupyterapp.commands.execute('docmanager:open', {path: name}); }", name)
         try:
             # its kernel has started and is idle
             self.wait_for(
@@ -208,8 +206,10 @@ def ran(lab: Lab, browser) -> dict[str, list[str]]:
     try:
         # a workspace of its own, reset: the window opens with no notebook, whatever an earlier run left
         window.goto(f"{lab.url}lab/workspaces/browser-suite?reset&token={lab.token}")
+        # every extension loaded and the layout restored (a flag set then, so that the wait is bounded)
         window.wait_for_function("() => window.jupyterapp", timeout=120_000, polling=POLL_MS)
-        window.evaluate("() => window.jupyterapp.restored.then(() => 0)")  # every extension loaded, the layout restored
+        window.evaluate("() => { window.jupyterapp.restored.then(() => { window.cookbookRestored = true; }); }")
+        window.wait_for_function("() => window.cookbookRestored", timeout=120_000, polling=POLL_MS)
         waiting = sorted([*NOTEBOOKS, BROKEN], key=lambda name: -len(notebook_text(name)))
         running: list[Tab] = []
         problems = {}

@@ -35,14 +35,22 @@ class Fifo:
         # read-write, so that the open does not wait for a writer and EOF never comes between writers
         self._fd = os.open(path, os.O_RDWR)
 
-    def lines(self, count: int, timeout: float) -> list[str]:
-        """The first `count` lines written. Unbuffered reads: a buffered reader could hold lines that
-        select() no longer sees in the pipe."""
+    def lines(self, count: int, timeout: float, writer: subprocess.Popen) -> list[str]:
+        """The first `count` lines written, while `writer` (whose processes write them) runs: its end stops
+        the wait at once. Unbuffered reads: a buffered reader could hold lines that select() no longer sees
+        in the pipe."""
         received = b""
-        while received.count(b"\n") < count:
-            readable, _, _ = select.select([self._fd], [], [], timeout)
-            assert readable, f"not {count} reports within {timeout} s: {received!r}"
-            received += os.read(self._fd, 4096)
+        ended = os.pidfd_open(writer.pid)  # readable once the process has ended
+        try:
+            while received.count(b"\n") < count:
+                readable, _, _ = select.select([self._fd, ended], [], [], timeout)
+                assert readable, f"not {count} reports within {timeout} s: {received!r}"
+                if self._fd in readable:
+                    received += os.read(self._fd, 4096)
+                else:
+                    raise AssertionError(f"the run ended before {count} reports: {received!r}")
+        finally:
+            os.close(ended)
         return received.decode().splitlines()
 
     def close(self) -> None:
@@ -66,7 +74,11 @@ class Run:
         """Wait for the three reports, note every process of the run (the postmasters too) with its
         command, then send the signal to make. Returns those processes and the servers' data folders."""
         # generous: under `make test` the browser and site suites keep both cores busy meanwhile
-        reports = [line.split() for line in self.fifo.lines(len(HOLDERS), timeout=240)]
+        try:
+            reports = [line.split() for line in self.fifo.lines(len(HOLDERS), timeout=240, writer=self.make)]
+        except AssertionError as error:
+            said = self.output.rest(timeout=30) if self.make.poll() is not None else self.output.text()
+            raise AssertionError(f"{error}\nmake pytest ({self.how.name}) printed:\n{said}") from None
         assert HOLDERS == {report[0] for report in reports}
         top = psutil.Process(self.make.pid)
         processes = [top, *top.children(recursive=True), *(psutil.Process(int(report[2])) for report in reports)]
